@@ -1,0 +1,38 @@
+"""The Celery app and its queues.
+
+Four queues keep short work from waiting behind long work: ``engine`` (state-machine steps, short),
+``runner`` (local runners: one long task per execution), ``hooks`` (webhook intake) and
+``maintenance`` (the periodic safety net).
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("devops")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_queues = [Queue(name) for name in ("engine", "runner", "hooks", "maintenance")]
+app.conf.task_routes = {
+    "devops.tasks.run_local_execution": {"queue": "runner"},
+    "devops.tasks.maintenance_*": {"queue": "maintenance"},
+}
+app.autodiscover_tasks(["devops"])
+
+
+@app.on_after_configure.connect
+def _beat_schedule(sender: Celery, **kwargs: object) -> None:
+    """Periodic tasks; django-celery-beat copies them into the database so they show in the admin."""
+    from django.conf import settings
+
+    sender.conf.beat_schedule = {
+        "safety-net": {
+            "task": "devops.tasks.maintenance_safety_net",
+            "schedule": settings.MAINTENANCE_INTERVAL_SECONDS,
+        },
+        "expire-old-data": {"task": "devops.tasks.maintenance_expire", "schedule": 3600.0},
+    }

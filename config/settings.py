@@ -1,0 +1,165 @@
+"""Settings, all from the environment.
+
+The defaults make the *embedded* installation: SQLite under ``var/``, a Celery broker on the
+filesystem, logs on the filesystem, the local executor. Production sets ``DATABASE_URL`` (PostgreSQL),
+``CELERY_BROKER_URL`` (Redis), ``LOG_STORE=s3://bucket`` and real secrets; nothing else changes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+if (BASE_DIR / ".env").exists():
+    environ.Env.read_env(BASE_DIR / ".env")
+
+VAR_DIR = Path(env("DEVOPS_VAR_DIR", default=str(BASE_DIR / "var")))
+
+# The embedded default must run with no configuration at all; production overrides these.
+SECRET_KEY = env("SECRET_KEY", default="embedded-insecure-change-me")
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+PUBLIC_URL = env("PUBLIC_URL", default="http://127.0.0.1:8000")
+
+
+def _default_fernet_key(secret: str) -> str:
+    """Derive a key from SECRET_KEY so the embedded default encrypts without extra set-up."""
+    return base64.urlsafe_b64encode(hashlib.sha256(("fernet:" + secret).encode()).digest()).decode()
+
+
+# Comma-separated; the first encrypts, all decrypt (rotate by prepending a new key).
+FERNET_KEYS = env.list("FERNET_KEYS", default=[_default_fernet_key(SECRET_KEY)])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_celery_beat",
+    "devops.apps.DevopsConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'devops.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web process read while a runner writes; the timeout absorbs short write bursts.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+# --- Celery -------------------------------------------------------------------------------------
+# The filesystem transport needs no server: the embedded default works on a bare machine.
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
+_BROKER_DIR = VAR_DIR / "broker"
+if CELERY_BROKER_URL.startswith("filesystem"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_BROKER_DIR),
+        "data_folder_out": str(_BROKER_DIR),
+        "processed_folder": str(_BROKER_DIR / "processed"),
+        "store_processed": False,
+        "polling_interval": 0.02,
+    }
+else:
+    # Tasks must finish (or be acknowledged) well inside the visibility timeout, or Redis redelivers.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "polling_interval": 0.1}
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = 300
+CELERY_TASK_SOFT_TIME_LIMIT = 240
+CELERY_TASK_DEFAULT_QUEUE = "engine"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = TIME_ZONE
+
+# --- Logs ---------------------------------------------------------------------------------------
+LOG_STORE = env("LOG_STORE", default="filesystem")  # or s3://bucket
+LOG_ROOT = Path(env("LOG_ROOT", default=str(VAR_DIR / "logs")))
+LIVE_LOG = env("LIVE_LOG", default="filesystem")  # or redis://host:6379/1
+LOG_SPOOL_DIR = Path(env("LOG_SPOOL_DIR", default=str(VAR_DIR / "logs-live")))
+S3_ENDPOINT_URL = env("S3_ENDPOINT_URL", default="http://127.0.0.1:9000")
+S3_ACCESS_KEY = env("S3_ACCESS_KEY", default="")
+S3_SECRET_KEY = env("S3_SECRET_KEY", default="")
+S3_REGION = env("S3_REGION", default=None)
+LOG_RETENTION_DAYS = env.int("LOG_RETENTION_DAYS", default=90)
+
+# --- Executors ----------------------------------------------------------------------------------
+WORKSPACE_ROOT = Path(env("WORKSPACE_ROOT", default=str(VAR_DIR / "workspaces")))
+WORKSPACE_RETENTION_HOURS = env.float("WORKSPACE_RETENTION_HOURS", default=24)
+MIRROR_ROOT = Path(env("MIRROR_ROOT", default=str(VAR_DIR / "mirrors")))
+DEFAULT_CACHE_ROOT = env(
+    "DEFAULT_CACHE_ROOT",
+    default="/var/lib/devops/cache" if os.access("/var/lib", os.W_OK) else str(VAR_DIR / "cache"),
+)
+LOCAL_REGISTRY = env("LOCAL_REGISTRY", default="127.0.0.1:5000")
+RUNNER_HEARTBEAT_SECONDS = env.float("RUNNER_HEARTBEAT_SECONDS", default=1.0)
+RUNNER_SILENCE_SECONDS = env.float("RUNNER_SILENCE_SECONDS", default=60)
+# How long an admitted execution may wait for its runner before the safety net launches it again.
+LAUNCH_RETRY_SECONDS = env.float("LAUNCH_RETRY_SECONDS", default=30)
+MAINTENANCE_INTERVAL_SECONDS = env.float("MAINTENANCE_INTERVAL_SECONDS", default=10)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="WARNING")},
+}

@@ -1,0 +1,7 @@
+"""Top-level URL map; each app keeps its own routes."""
+from django.contrib import admin
+from django.urls import path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+]

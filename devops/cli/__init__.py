@@ -1,0 +1,1 @@
+"""Helpers behind the management commands: the embedded worker and the live follower."""

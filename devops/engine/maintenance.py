@@ -1,0 +1,89 @@
+"""The periodic safety net. Never the only path: it repairs what a lost message or a dead worker left."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from devops.models import PipelineExecution
+from devops.states import State
+
+from .admission import admit
+from .lifecycle import finish, start
+
+log = logging.getLogger(__name__)
+
+
+def readmit_queued() -> int:
+    """Admission is enqueued on every create and finish; this covers a lost ``admit`` message."""
+    project_ids = set(
+        PipelineExecution.objects.filter(state=State.QUEUEING).values_list("project_id", flat=True)
+    )
+    return sum(len(admit(pid)) for pid in project_ids)
+
+
+def relaunch_waiting() -> int:
+    """An admitted execution whose launch message was lost (or whose runner died before starting)."""
+    cutoff = timezone.now() - timedelta(seconds=settings.LAUNCH_RETRY_SECONDS)
+    stale = PipelineExecution.objects.filter(state=State.WAITING).filter(
+        Q(launched_at__lt=cutoff) | Q(launched_at__isnull=True, admitted_at__lt=cutoff)
+    )
+    return sum(1 for eid in stale.values_list("id", flat=True) if start(eid))
+
+
+def fail_silent_runners() -> int:
+    """A runner that stopped beating (killed worker, lost host) cannot report; fail its execution."""
+    silence = settings.RUNNER_SILENCE_SECONDS
+    cutoff = timezone.now() - timedelta(seconds=silence)
+    silent = PipelineExecution.objects.filter(state=State.BUILDING, heartbeat_at__lt=cutoff)
+    failed = 0
+    for eid, node in silent.values_list("id", "node"):
+        reason = f"runner on {node or 'unknown host'} went silent for more than {silence:g} s (worker lost)"
+        if finish(eid, State.FAILED, reason):
+            failed += 1
+            _kill_leftovers(eid)
+    return failed
+
+
+def _kill_leftovers(execution_id: int) -> None:
+    from devops.executors import executor_for
+
+    execution = PipelineExecution.objects.select_related("project").get(pk=execution_id)
+    executor_for(execution.project).abort(execution)
+
+
+def safety_net() -> dict[str, int]:
+    return {
+        "failed_silent": fail_silent_runners(),
+        "relaunched": relaunch_waiting(),
+        "readmitted": readmit_queued(),
+    }
+
+
+def expire_old_data() -> dict[str, int]:
+    """Workspaces older than WORKSPACE_RETENTION_HOURS; logs older than LOG_RETENTION_DAYS."""
+    from devops.logs import get_log_store
+
+    removed_ws = 0
+    root = settings.WORKSPACE_ROOT
+    cutoff = time.time() - settings.WORKSPACE_RETENTION_HOURS * 3600
+    if root.is_dir():
+        for project_dir in root.iterdir():
+            for ws in project_dir.glob("*/*"):
+                if ws.is_dir() and ws.stat().st_mtime < cutoff:
+                    shutil.rmtree(ws, ignore_errors=True)
+                    removed_ws += 1
+    log_cutoff = timezone.now() - timedelta(days=settings.LOG_RETENTION_DAYS)
+    old = PipelineExecution.objects.filter(ended_at__lt=log_cutoff).select_related("project")
+    store = get_log_store()
+    removed_logs = 0
+    for execution in old.iterator():
+        prefix = f"{execution.project.name}/{execution.pipeline_id}/{execution.run}/"
+        removed_logs += store.delete_prefix(prefix)
+    return {"workspaces": removed_ws, "logs": removed_logs}

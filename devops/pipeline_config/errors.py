@@ -1,0 +1,69 @@
+"""Error values shared by every stage of reading a pipeline file.
+
+A user fixing a pipeline file wants every mistake at once, each with a position their editor can jump
+to, so the readers never raise on the first problem: they report into an :class:`ErrorSink` and keep
+going, and :func:`~devops.pipeline_config.parse_pipeline` raises one :class:`PipelineConfigError` at
+the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ConfigError:
+    """One problem, located the way compilers do so editors and CI annotations can link to it."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+
+
+class PipelineConfigError(ValueError):
+    """Every problem found in one pipeline file (never just the first)."""
+
+    def __init__(self, errors: Iterable[ConfigError]) -> None:
+        self.errors: list[ConfigError] = list(errors)
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        return "\n".join(str(error) for error in self.errors)
+
+
+class _Mark(Protocol):
+    line: int
+    column: int
+
+
+class _Positioned(Protocol):
+    start_mark: _Mark
+
+
+class ErrorSink:
+    """Collects errors for one file; :meth:`for_file` shares the list so a template's errors join it."""
+
+    def __init__(self, file: str, errors: list[ConfigError] | None = None) -> None:
+        self.file = file
+        self.errors: list[ConfigError] = [] if errors is None else errors
+
+    def for_file(self, file: str) -> ErrorSink:
+        return ErrorSink(file, self.errors)
+
+    def at(self, where: _Positioned | _Mark | tuple[int, int], message: str) -> None:
+        """Record ``message`` at a YAML node, a YAML mark (0-based) or a 1-based (line, column) pair."""
+        if isinstance(where, tuple):
+            line, column = where
+        else:
+            mark = where.start_mark if hasattr(where, "start_mark") else where
+            line, column = mark.line + 1, mark.column + 1
+        self.errors.append(ConfigError(self.file, line, column, message))
+
+    def has_errors(self) -> bool:
+        return bool(self.errors)

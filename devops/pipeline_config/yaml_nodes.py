@@ -1,0 +1,220 @@
+"""Load untrusted YAML into PyYAML's position-carrying node tree, and nothing more.
+
+Pipeline files come from any repository the service can read, so loading must be safe and bounded
+before anything interprets them: no object construction (we only *compose* nodes), a size cap, a
+nesting cap (PyYAML's composer is recursive), and a cap on the tree as expanded through aliases
+(a "billion laughs" file is tiny but expands exponentially). PyYAML also silently keeps the last of
+two equal keys, which hides real mistakes, so duplicates are reported here.
+
+Nodes are kept (rather than ``safe_load``-ed into dicts) because every later error needs the line and
+column of the key or value it is about.
+"""
+
+from __future__ import annotations
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from .errors import ErrorSink
+
+MAX_BYTES = 1024 * 1024
+MAX_DEPTH = 50
+MAX_NODES = 10_000
+
+TAG = "tag:yaml.org,2002:"
+NULL, BOOL, INT, FLOAT, STR = (TAG + name for name in ("null", "bool", "int", "float", "str"))
+MERGE = TAG + "merge"
+_SCALAR_TAGS = {NULL, BOOL, INT, FLOAT, STR, TAG + "timestamp", MERGE}
+_COLLECTION_TAGS = {TAG + "seq", TAG + "map"}
+
+
+class _TooDeep(Exception):
+    def __init__(self, mark: yaml.Mark) -> None:
+        self.mark = mark
+
+
+class _Loader(yaml.SafeLoader):
+    """A SafeLoader that refuses to nest deeper than MAX_DEPTH while composing."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Node | None, index: object) -> Node:  # type: ignore[override]
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _TooDeep(self.peek_event().start_mark)
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        finally:
+            self._depth -= 1
+
+
+def decode(data: str | bytes, sink: ErrorSink) -> str | None:
+    """Check the size limit and decode bytes as UTF-8, pointing at the first undecodable byte."""
+    raw = data if isinstance(data, bytes) else data.encode("utf-8", errors="surrogatepass")
+    if len(raw) > MAX_BYTES:
+        sink.at(
+            (1, 1), f"the file is {len(raw)} bytes; pipeline files are limited to {MAX_BYTES} bytes (1 MiB)"
+        )
+        return None
+    if isinstance(data, str):
+        return data.removeprefix("\ufeff")
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        sink.at(
+            (line, column), f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x}); save it as UTF-8"
+        )
+        return None
+
+
+def compose(text: str, sink: ErrorSink) -> MappingNode | None:
+    """Compose one YAML document into nodes; report and return None if it is unusable."""
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+    except _TooDeep as exc:
+        sink.at(exc.mark, f"the document is nested more than {MAX_DEPTH} levels deep")
+        return None
+    except yaml.MarkedYAMLError as exc:
+        _report_yaml_error(exc, sink)
+        return None
+    except yaml.YAMLError as exc:  # ReaderError: characters YAML does not allow
+        position = getattr(exc, "position", None)
+        sink.at((1, 1) if position is None else _offset_to_position(text, position), f"invalid YAML: {exc}")
+        return None
+    finally:
+        loader.dispose()
+    if root is None:
+        sink.at((1, 1), "the file is empty; expected a mapping with at least 'stages' (or 'template')")
+        return None
+    if not _inspect(root, sink):
+        return None
+    if not isinstance(root, MappingNode):
+        sink.at(
+            root, f"expected a mapping at the top of the file (stages, timeout, ...), got {describe(root)}"
+        )
+        return None
+    return root
+
+
+def _report_yaml_error(exc: yaml.MarkedYAMLError, sink: ErrorSink) -> None:
+    mark = exc.problem_mark or exc.context_mark
+    if exc.context == "expected a single document in the stream":
+        message = "expected a single YAML document, found a second one; remove the extra '---' document"
+    else:
+        parts = [part for part in (exc.context, exc.problem) if part]
+        message = "invalid YAML: " + ", ".join(parts)
+    sink.at(mark if mark is not None else (1, 1), message)
+
+
+def _offset_to_position(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def children(node: Node) -> list[Node]:
+    if isinstance(node, MappingNode):
+        return [item for pair in node.value for item in pair]
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _inspect(root: Node, sink: ErrorSink) -> bool:
+    """Check tags, duplicate keys, merge keys, cycles and the expanded size; False if unusable.
+
+    Walks each distinct node once (aliases share nodes), iteratively, so a hostile file costs time
+    proportional to its size, never to its expansion.
+    """
+    before = len(sink.errors)
+    size: dict[int, int] = {}
+    in_progress: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        if finished:
+            in_progress.discard(key)
+            size[key] = min(MAX_NODES + 1, 1 + sum(size[id(child)] for child in children(node)))
+            continue
+        if key in size:
+            continue
+        in_progress.add(key)
+        _check_node(node, sink)
+        stack.append((node, True))
+        for child in children(node):
+            if id(child) in in_progress:
+                sink.at(child, "an alias refers to a node that contains it (recursive alias)")
+                return False
+            if id(child) not in size:
+                stack.append((child, False))
+    if size[id(root)] > MAX_NODES:
+        sink.at(root, f"the document expands to more than {MAX_NODES} nodes through anchors and aliases")
+        return False
+    return len(sink.errors) == before
+
+
+def _check_node(node: Node, sink: ErrorSink) -> None:
+    allowed = _SCALAR_TAGS if isinstance(node, ScalarNode) else _COLLECTION_TAGS
+    if node.tag not in allowed:
+        sink.at(node, f"unsupported YAML tag '{node.tag}'; pipeline files use plain YAML values")
+    if not isinstance(node, MappingNode):
+        return
+    seen: dict[str, Node] = {}
+    for key, value in node.value:
+        if key.tag == MERGE:
+            sources = value.value if isinstance(value, SequenceNode) else [value]
+            if not all(isinstance(source, MappingNode) for source in sources):
+                sink.at(value, "a merge key '<<' expects a mapping or a list of mappings")
+        elif not isinstance(key, ScalarNode):
+            sink.at(key, f"expected a string key, got {describe(key)}")
+        elif key.value in seen:
+            first = seen[key.value].start_mark.line + 1
+            sink.at(key, f"duplicate key '{key.value}' (first defined on line {first}); keep only one")
+        else:
+            seen[key.value] = key
+
+
+def mapping_entries(node: MappingNode) -> list[tuple[str, ScalarNode, Node]]:
+    """(key text, key node, value node) of a mapping, with '<<' merge keys applied.
+
+    Explicit keys win over merged ones, and earlier merge sources over later ones, as YAML 1.1 says.
+    """
+    explicit: list[tuple[str, ScalarNode, Node]] = []
+    merged: list[tuple[str, ScalarNode, Node]] = []
+    for key, value in node.value:
+        if key.tag == MERGE:
+            sources = value.value if isinstance(value, SequenceNode) else [value]
+            for source in sources:
+                if isinstance(source, MappingNode):
+                    merged.extend(mapping_entries(source))
+        elif isinstance(key, ScalarNode):
+            explicit.append((key.value, key, value))
+    taken = {name for name, _, _ in explicit}
+    for entry in merged:
+        if entry[0] not in taken:
+            taken.add(entry[0])
+            explicit.append(entry)
+    return explicit
+
+
+def describe(node: Node) -> str:
+    """How a node reads in an error message ("got a mapping")."""
+    if isinstance(node, MappingNode):
+        return "a mapping"
+    if isinstance(node, SequenceNode):
+        return "a list"
+    return {
+        NULL: "nothing (null)",
+        BOOL: f"a boolean ({node.value})",
+        INT: f"a number ({node.value})",
+        FLOAT: f"a number ({node.value})",
+    }.get(node.tag, f"a string ('{_short(node.value)}')")
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,37 @@
+"""Celery tasks: load by id, call a service. Nothing else lives here."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from devops import engine
+from devops.engine import maintenance
+
+
+@shared_task(name="devops.tasks.admit")
+def admit(project_id: int) -> None:
+    engine.admit(project_id)
+
+
+@shared_task(name="devops.tasks.start")
+def start(execution_id: int) -> None:
+    engine.start(execution_id)
+
+
+# Acknowledged on receipt: a redelivered runner would run the steps twice. A runner that dies is
+# caught by the heartbeat check in the safety net instead.
+@shared_task(name="devops.tasks.run_local_execution", acks_late=False, time_limit=None, soft_time_limit=None)
+def run_local_execution(execution_id: int) -> None:
+    from devops.executors.local.runner import run_execution
+
+    run_execution(execution_id)
+
+
+@shared_task(name="devops.tasks.maintenance_safety_net")
+def maintenance_safety_net() -> dict[str, int]:
+    return maintenance.safety_net()
+
+
+@shared_task(name="devops.tasks.maintenance_expire")
+def maintenance_expire() -> dict[str, int]:
+    return maintenance.expire_old_data()
