@@ -28,8 +28,13 @@ def test_build_s3_store():
         "s3://ci-logs", endpoint_url="https://minio.example:9000", access_key="a", secret_key="b"
     )
     assert isinstance(store, S3LogStore) and store.bucket == "ci-logs"
-    for spec, url in [("s3://", "http://x:1"), ("s3://a/b", "http://x:1"), ("s3://a", None),
-                      ("s3://a", "minio:9000"), ("gcs://a", "http://x:1")]:
+    for spec, url in [
+        ("s3://", "http://x:1"),
+        ("s3://a/b", "http://x:1"),
+        ("s3://a", None),
+        ("s3://a", "minio:9000"),
+        ("gcs://a", "http://x:1"),
+    ]:
         with pytest.raises(ValueError):
             build_log_store(spec, endpoint_url=url)
 

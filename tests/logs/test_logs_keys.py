@@ -14,8 +14,18 @@ def test_log_key_format():
 
 @pytest.mark.parametrize(
     "project,pipeline",
-    [("a/b", "p"), ("..", "p"), ("p", "a..b"), ("", "p"), ("p", ""), ("p\n", "x"), ("p", "x\x00"),
-     ("p", "x\x7f"), (".hidden", "p"), ("p", "a\\b")],
+    [
+        ("a/b", "p"),
+        ("..", "p"),
+        ("p", "a..b"),
+        ("", "p"),
+        ("p", ""),
+        ("p\n", "x"),
+        ("p", "x\x00"),
+        ("p", "x\x7f"),
+        (".hidden", "p"),
+        ("p", "a\\b"),
+    ],
 )
 def test_log_key_rejects_bad_parts(project, pipeline):
     with pytest.raises(ValueError):

@@ -58,9 +58,7 @@ def test_no_secrets_is_identity():
 
 def test_simple_replacement():
     out = run(SecretMasker(SAMPLE_SECRETS), [SAMPLE])
-    assert out == (
-        b"login: admin pw=******** token ******** and again ****************, end ********"
-    )
+    assert out == (b"login: admin pw=******** token ******** and again ****************, end ********")
     assert out == reference_mask(SAMPLE, SAMPLE_SECRETS)
 
 

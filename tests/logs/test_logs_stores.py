@@ -126,9 +126,10 @@ def test_filesystem_large_file_streams(tmp_path):
     store = FilesystemLogStore(tmp_path / "root")
     store.put_file("p/q/1/0-0.log", src)
     assert store.size("p/q/1/0-0.log") == src.stat().st_size
-    assert store.read("p/q/1/0-0.log", 5 * 1024 * 1024 + 3, 100) == src.read_bytes()[
-        5 * 1024 * 1024 + 3 : 5 * 1024 * 1024 + 103
-    ]
+    assert (
+        store.read("p/q/1/0-0.log", 5 * 1024 * 1024 + 3, 100)
+        == src.read_bytes()[5 * 1024 * 1024 + 3 : 5 * 1024 * 1024 + 103]
+    )
 
 
 # ---- S3 (moto server over HTTP) -----------------------------------------------------------------

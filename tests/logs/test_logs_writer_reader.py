@@ -84,7 +84,7 @@ def test_concurrent_reader_sees_exact_bytes_in_order(live, store):
                     return
                 if not chunk.data and done.is_set() and len(offsets) > 100_000:
                     raise AssertionError("reader never saw the log complete")
-        except Exception as exc:  # surfaced in the main thread
+        except Exception as exc:  # noqa: BLE001 - any failure must reach the main thread
             errors.append(exc)
 
     thread = threading.Thread(target=reader)
