@@ -40,13 +40,16 @@ def start_embedded_worker() -> subprocess.Popen[bytes]:
         folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]
         os.makedirs(folder, exist_ok=True)
         os.makedirs(settings.CELERY_BROKER_TRANSPORT_OPTIONS["processed_folder"], exist_ok=True)
-    proc = subprocess.Popen(worker_command(), start_new_session=True)
+    log_path = settings.VAR_DIR / "worker.log"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(worker_command(), start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
 
     def stop() -> None:
+        # By now the execution is final, so nothing is lost by a quick (cold) shutdown.
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
+            os.killpg(proc.pid, signal.SIGQUIT)
             try:
-                proc.wait(timeout=10)
+                proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
 

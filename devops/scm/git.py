@@ -57,7 +57,9 @@ def _git(args: list[str], *, cwd: Path | None = None, token: str | None = None, 
         ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
     if proc.returncode != 0:
-        message = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"
+        lines = proc.stderr.strip().splitlines()
+        fatal = [line for line in lines if line.startswith(("fatal:", "error:"))]
+        message = (fatal or lines or [f"exit {proc.returncode}"])[0]
         for secret in secret_forms(token):
             message = message.replace(secret, "********")
         raise GitError(f"git {args[0]} failed: {message}")

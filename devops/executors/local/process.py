@@ -17,7 +17,8 @@ class LogSink(Protocol):
 
 
 class StepProcess:
-    """A step's process group. Output goes to ``sink``; ``done`` is set once it exited and drained."""
+    """A step's process group. Output goes to ``sink``; the shared ``done`` event is set (to wake the
+    stage's supervisor) once it exited and its output is drained."""
 
     def __init__(self, argv: list[str], env: dict[str, str], cwd: Path, sink: LogSink, done: threading.Event):
         self.argv, self.env, self.cwd, self.sink, self.done = argv, env, cwd, sink, done
@@ -25,6 +26,7 @@ class StepProcess:
         self.exit_code: int | None = None
         self.stop_reason: str | None = None
         self._exited = threading.Event()
+        self._drained = threading.Event()
         self._lock = threading.Lock()
 
     @property
@@ -64,6 +66,7 @@ class StepProcess:
         finally:
             self.proc.stdout.close()
             self._exited.wait()
+            self._drained.set()
             self.done.set()
 
     def _signal(self, sig: int) -> None:
@@ -88,7 +91,7 @@ class StepProcess:
 
     @property
     def finished(self) -> bool:
-        return self.done.is_set()
+        return self._drained.is_set()
 
 
 def kill_group(pid: int) -> bool:
