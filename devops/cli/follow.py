@@ -35,10 +35,10 @@ def follow(
         steps = list(StepRun.objects.filter(execution_id=execution_id))
         for step in steps:
             label = f"{stage_names.get(step.stage_index, step.stage_index)}/{step.name}"
-            if seen_state.get(step.pk) != step.state:
+            changed = seen_state.get(step.pk) != step.state
+            if changed and step.state not in FINAL_STATES:
                 seen_state[step.pk] = step.state
-                extra = f" ({step.reason})" if step.reason and step.state in FINAL_STATES else ""
-                out.write(f"==> {label}: {step.state}{extra}\n")
+                out.write(f"==> {label}: {step.state}\n")
             if show_logs and step.log_key and step.pk not in complete:
                 chunk = read_log(step.log_key, offsets.get(step.pk, 0), live=live, store=store)
                 done = chunk.complete and step.state in FINAL_STATES
@@ -55,9 +55,19 @@ def follow(
                 offsets[step.pk] = chunk.next_offset
                 if done:
                     complete.add(step.pk)
+            # A final state prints after the step's last lines, so the log reads in order.
+            logged = step.pk in complete or not step.log_key or not show_logs
+            if changed and step.state in FINAL_STATES and logged:
+                seen_state[step.pk] = step.state
+                extra = f" ({step.reason})" if step.reason else ""
+                out.write(f"==> {label}: {step.state}{extra}\n")
         out.flush()
         logs_done = all(s.pk in complete or not s.log_key for s in steps) or not show_logs
         if state in FINAL_STATES:
+            for step in steps:  # a step whose log never arrived (runner killed) still shows its end
+                if seen_state.get(step.pk) != step.state and final_since is not None:
+                    seen_state[step.pk] = step.state
+                    out.write(f"==> {stage_names.get(step.stage_index)}/{step.name}: {step.state}\n")
             final_since = final_since or time.monotonic()
             # A runner killed mid-step never stores its log: do not wait for it forever.
             if logs_done or time.monotonic() - final_since > 5:

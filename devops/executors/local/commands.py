@@ -30,7 +30,8 @@ git log -1 --format='checked out %h %s'
 
 BUILDAH_SCRIPT = r"""
 echo "building $DEVOPS_IMAGE from $DEVOPS_DOCKERFILE (context $DEVOPS_CONTEXT)"
-buildah --storage-driver vfs bud --isolation chroot --layers -f "$DEVOPS_DOCKERFILE" -t "$DEVOPS_IMAGE" "$DEVOPS_CONTEXT"
+buildah --storage-driver vfs bud --isolation chroot --layers \
+  -f "$DEVOPS_DOCKERFILE" -t "$DEVOPS_IMAGE" "$DEVOPS_CONTEXT"
 buildah --storage-driver vfs push $DEVOPS_PUSH_FLAGS "$DEVOPS_IMAGE" "docker://$DEVOPS_IMAGE"
 echo "pushed $DEVOPS_IMAGE"
 """
@@ -53,7 +54,12 @@ class CloneSource:
 
 
 def build_command(
-    step: Step, env: dict[str, str], *, clone: CloneSource, private_dir: Path, registry_auth: dict[str, tuple[str, str]]
+    step: Step,
+    env: dict[str, str],
+    *,
+    clone: CloneSource,
+    private_dir: Path,
+    registry_auth: dict[str, tuple[str, str]],
 ) -> Command:
     kind = step.kind
     if kind == "sourceCode":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import sys
@@ -85,7 +86,8 @@ class Command(BaseCommand):
                 last_net[0] = time.monotonic()
                 maintenance.fail_silent_runners()
 
-        state = follow(execution.pk, out=out._out, show_logs=not opts["quiet"], on_tick=tick)
+        stream = open(os.devnull, "w") if opts["quiet"] else out._out  # noqa: SIM115 - lives as long as the command
+        state = follow(execution.pk, out=stream, show_logs=not opts["quiet"], on_tick=tick)
         execution = PipelineExecution.objects.get(pk=execution.pk)
         took = time.monotonic() - started
         reason = f": {execution.reason}" if execution.reason else ""
