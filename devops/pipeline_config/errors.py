@@ -36,6 +36,10 @@ class PipelineConfigError(ValueError):
     def __str__(self) -> str:
         return "\n".join(str(error) for error in self.errors)
 
+    def __reduce__(self) -> tuple[type[PipelineConfigError], tuple[list[ConfigError]]]:
+        # ValueError would pickle the joined message and rebuild from it; keep the structured errors.
+        return (type(self), (self.errors,))
+
 
 class _Mark(Protocol):
     line: int

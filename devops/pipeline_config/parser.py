@@ -49,7 +49,7 @@ def parse_pipeline(
     base = _Document()
     if fields is not None and "template" in fields:
         base = _read_template(reader, fields, templates) or base
-    elif fields is not None and "stages" not in fields:
+    elif fields is not None and "stages" not in fields and not fields.misspelled("stages"):
         reader.error(root, "the pipeline file is missing required key 'stages' (the list of stages to run)")
     drafts = (base.stages or []) + (own.stages or [])
     _check_stages(drafts)
@@ -99,7 +99,11 @@ def _read_template(
     template_root, template_reader = rendered
     what = f"template '{template.name}'"
     document, template_fields = _read_document(template_reader, template_root, what, allow_template=False)
-    if template_fields is not None and "stages" not in template_fields:
+    if (
+        template_fields is not None
+        and "stages" not in template_fields
+        and not template_fields.misspelled("stages")
+    ):
         template_reader.error(template_root, f"template '{template.name}' is missing required key 'stages'")
     return document
 

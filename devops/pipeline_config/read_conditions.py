@@ -37,7 +37,7 @@ def _include_exclude(reader: Reader, node: Node, what: str) -> tuple[list[Node],
     fields = reader.fields(node, what, ("include", "exclude"))
     if fields is None:
         return None
-    if not fields.entries:
+    if not fields.entries and not fields.unknown:
         reader.error(node, f"{what} needs 'include', 'exclude' or both")
         return None
     parts: list[list[Node]] = []

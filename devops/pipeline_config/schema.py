@@ -12,7 +12,7 @@ import difflib
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -64,6 +64,11 @@ class Fields:
 
     owner: Node
     entries: dict[str, tuple[ScalarNode, Node]]
+    unknown: list[str] = field(default_factory=list)
+
+    def misspelled(self, name: str) -> bool:
+        """Whether an unknown key was reported as probably meaning ``name`` (then "missing" is noise)."""
+        return any(_closest(key, [name]) for key in self.unknown)
 
     def value(self, name: str) -> Node | None:
         entry = self.entries.get(name)
@@ -100,21 +105,28 @@ class Reader:
     ) -> Fields | None:
         """Check ``node`` is a mapping with only ``allowed`` keys; ``rejected`` keys get their own message."""
         if not isinstance(node, MappingNode):
-            self.error(node, f"expected a mapping for {what}, got {describe(node)}")
+            # An empty value (`runScriptConfig:` and nothing) is best shown at its key.
+            empty = isinstance(node, ScalarNode) and node.tag == NULL and not node.value
+            self.error(
+                owner if empty and owner is not None else node,
+                f"expected a mapping for {what}, got {describe(node)}",
+            )
             return None
         entries: dict[str, tuple[ScalarNode, Node]] = {}
+        unknown: list[str] = []
         for name, key, value in mapping_entries(node):
             if rejected and name in rejected:
                 self.error(key, rejected[name])
             elif name not in allowed:
                 self.error(key, unknown_key_message(name, what, allowed))
+                unknown.append(name)
             else:
                 entries[name] = (key, value)
-        return Fields(owner if owner is not None else node, entries)
+        return Fields(owner if owner is not None else node, entries, unknown)
 
     def require(self, fields: Fields, name: str, what: str, meaning: str) -> Node | None:
         node = fields.value(name)
-        if node is None:
+        if node is None and not fields.misspelled(name):
             self.error(fields.owner, f"{what} is missing required key '{name}' ({meaning})")
         return node
 
@@ -198,8 +210,10 @@ class Reader:
                 result.update({f"{name}.{k}": v for k, v in (nested or {}).items()})
             elif not isinstance(value, ScalarNode) or value.tag == NULL:
                 hint = "; write '' for an empty value" if isinstance(value, ScalarNode) else ""
+                # An empty value has no text of its own to point at; its key is where the eye goes.
+                where = key if hint else value
                 self.error(
-                    value, f"expected a string value for '{name}' in {what}, got {describe(value)}{hint}"
+                    where, f"expected a string value for '{name}' in {what}, got {describe(value)}{hint}"
                 )
                 ok = False
             else:
@@ -220,9 +234,14 @@ class Reader:
         return text
 
 
-def unknown_key_message(name: str, what: str, allowed: Sequence[str]) -> str:
+def _closest(name: str, allowed: Sequence[str]) -> str | None:
     close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
     if not close:
         close = [key for key in allowed if key.lower() == name.lower()]
-    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return close[0] if close else None
+
+
+def unknown_key_message(name: str, what: str, allowed: Sequence[str]) -> str:
+    close = _closest(name, allowed)
+    hint = f"; did you mean '{close}'?" if close else ""
     return f"unknown key '{name}' in {what}{hint} (valid keys: {', '.join(allowed)})"

@@ -59,6 +59,13 @@ STEP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 CPU_EXAMPLES = "500m, 1 or 2.5"
 MEMORY_EXAMPLES = "256Mi, 1Gi or 512M"
+_QUANTITY_KEYS = (
+    ("cpuRequest", "cpu_request", CPU_EXAMPLES),
+    ("cpuLimit", "cpu_limit", CPU_EXAMPLES),
+    ("memoryRequest", "memory_request", MEMORY_EXAMPLES),
+    ("memoryLimit", "memory_limit", MEMORY_EXAMPLES),
+)
+_ATTR = {key: attr for key, attr, _ in _QUANTITY_KEYS}
 
 
 @dataclass
@@ -80,16 +87,21 @@ def read_cache_paths(reader: Reader, node: Node) -> tuple[str, ...] | None:
     paths_node = reader.require(fields, "paths", "'cache'", "the list of directories to keep")
     if paths_node is None:
         return None
-    paths = reader.string_list(paths_node, "'paths'")
-    if paths is None:
+    if isinstance(paths_node, ScalarNode) and paths_node.tag != NULL:
+        items = [paths_node]
+    elif isinstance(paths_node, SequenceNode) and paths_node.value:
+        items = paths_node.value
+    else:
+        reader.error(paths_node, f"expected a list of directories for 'paths', got {describe(paths_node)}")
         return None
-    items = paths_node.value if isinstance(paths_node, SequenceNode) else [paths_node]
-    ok = True
-    for item, path in zip(items, paths, strict=True):
-        if ".." in re.split(r"[/\\]", path) or "\0" in path:
+    paths = []
+    for item in items:
+        path = reader.string(item, "a cache path")
+        if path is not None and (".." in re.split(r"[/\\]", path) or "\0" in path):
             reader.error(item, f"cache path '{path}' must not contain a '..' component")
-            ok = False
-    return paths if ok else None
+        elif path is not None:
+            paths.append(path)
+    return tuple(paths) if len(paths) == len(items) else None
 
 
 def read_step(reader: Reader, node: Node) -> ReadStep | None:
@@ -105,10 +117,11 @@ def read_step(reader: Reader, node: Node) -> ReadStep | None:
         )
         return None
     if not kinds:
-        # A publishCatalogConfig step was already reported with its own message.
-        if not (
-            isinstance(node, MappingNode) and any(k.value == "publishCatalogConfig" for k, _ in node.value)
-        ):
+        # A publishCatalogConfig step, or a misspelt kind, was already reported with its own message.
+        catalog = isinstance(node, MappingNode) and any(
+            k.value == "publishCatalogConfig" for k, _ in node.value
+        )
+        if not catalog and not any(fields.misspelled(key) for key in KIND_KEYS):
             reader.error(node, "a step needs one kind: " + ", ".join(KIND_KEYS))
         return None
     kind_key = fields.key(kinds[0])
@@ -142,12 +155,7 @@ def _read_common(reader: Reader, fields: Fields) -> dict[str, object] | None:
         out["cache_paths"] = read_cache_paths(reader, node) or ()
     if (node := fields.value("timeout")) is not None:
         out["timeout_minutes"] = reader.number(node, "'timeout'")
-    for key, attr, examples in (
-        ("cpuRequest", "cpu_request", CPU_EXAMPLES),
-        ("cpuLimit", "cpu_limit", CPU_EXAMPLES),
-        ("memoryRequest", "memory_request", MEMORY_EXAMPLES),
-        ("memoryLimit", "memory_limit", MEMORY_EXAMPLES),
-    ):
+    for key, attr, examples in _QUANTITY_KEYS:
         out[attr] = reader.quantity(fields, key, examples)
     for request, limit in (("cpuRequest", "cpuLimit"), ("memoryRequest", "memoryLimit")):
         low, high = out.get(_ATTR[request]), out.get(_ATTR[limit])
@@ -161,14 +169,6 @@ def _read_common(reader: Reader, fields: Fields) -> dict[str, object] | None:
     if (node := fields.value("when")) is not None:
         out["when"] = read_when(reader, node)
     return out if len(reader.sink.errors) == before else None
-
-
-_ATTR = {
-    "cpuRequest": "cpu_request",
-    "cpuLimit": "cpu_limit",
-    "memoryRequest": "memory_request",
-    "memoryLimit": "memory_limit",
-}
 
 
 def _read_env_from(reader: Reader, node: Node) -> tuple[EnvFrom, ...]:
@@ -218,6 +218,13 @@ def _read_run_script(reader: Reader, node: Node, key: ScalarNode) -> StepConfig 
         fields, "image", "runScriptConfig", "the container image to run the script in"
     )
     script_node = reader.require(fields, "shellScript", "runScriptConfig", "the commands to run")
+    if isinstance(script_node, SequenceNode):
+        reader.error(
+            script_node,
+            "expected a string for 'shellScript', got a list; "
+            "write the commands as a block string (shellScript: |) with one command per line",
+        )
+        return None
     image = None if image_node is None else reader.string(image_node, "'image'")
     script = None if script_node is None else reader.string(script_node, "'shellScript'")
     if image is not None and any(c.isspace() for c in image):

@@ -142,7 +142,8 @@ def _fill(reader: Reader, template: TemplateDef, node: ScalarNode, values: Mappi
             return match.group(0)
         return values[name]
 
-    implicit = node.style is None and node.tag == _RESOLVER.resolve(ScalarNode, node.value, (True, False))
+    # Plain scalars have style None from PyYAML's composer and '' from libyaml's.
+    implicit = not node.style and node.tag == _RESOLVER.resolve(ScalarNode, node.value, (True, False))
     node.value = _PLACEHOLDER.sub(replace, node.value)
     if implicit:
         node.tag = _RESOLVER.resolve(ScalarNode, node.value, (True, False))

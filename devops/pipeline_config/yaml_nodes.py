@@ -26,28 +26,20 @@ NULL, BOOL, INT, FLOAT, STR = (TAG + name for name in ("null", "bool", "int", "f
 MERGE = TAG + "merge"
 _SCALAR_TAGS = {NULL, BOOL, INT, FLOAT, STR, TAG + "timestamp", MERGE}
 _COLLECTION_TAGS = {TAG + "seq", TAG + "map"}
+SECOND_DOCUMENT = "expected a single YAML document, found a second one; remove the extra '---' document"
 
 
-class _TooDeep(Exception):
-    def __init__(self, mark: yaml.Mark) -> None:
+# libyaml is ~6x faster; the pure-Python loader is the fallback where PyYAML was built without it.
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # type: ignore[assignment]
+
+
+class _Limit(Exception):
+    """A limit was hit while scanning events; carries where and why."""
+
+    def __init__(self, mark: yaml.Mark, message: str) -> None:
+        super().__init__(message)
         self.mark = mark
-
-
-class _Loader(yaml.SafeLoader):
-    """A SafeLoader that refuses to nest deeper than MAX_DEPTH while composing."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
-
-    def compose_node(self, parent: Node | None, index: object) -> Node:  # type: ignore[override]
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH:
-                raise _TooDeep(self.peek_event().start_mark)
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
-        finally:
-            self._depth -= 1
+        self.message = message
 
 
 def decode(data: str | bytes, sink: ErrorSink) -> str | None:
@@ -73,21 +65,22 @@ def decode(data: str | bytes, sink: ErrorSink) -> str | None:
 
 def compose(text: str, sink: ErrorSink) -> MappingNode | None:
     """Compose one YAML document into nodes; report and return None if it is unusable."""
-    loader = _Loader(text)
     try:
-        root = loader.get_single_node()
-    except _TooDeep as exc:
-        sink.at(exc.mark, f"the document is nested more than {MAX_DEPTH} levels deep")
+        _scan_events(text)
+        loader = _LOADER(text)
+        try:
+            root = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except _Limit as exc:
+        sink.at(exc.mark, exc.message)
         return None
     except yaml.MarkedYAMLError as exc:
         _report_yaml_error(exc, sink)
         return None
     except yaml.YAMLError as exc:  # ReaderError: characters YAML does not allow
-        position = getattr(exc, "position", None)
-        sink.at((1, 1) if position is None else _offset_to_position(text, position), f"invalid YAML: {exc}")
+        sink.at(_reader_error_position(text, exc), f"invalid YAML: {str(exc).splitlines()[0]}")
         return None
-    finally:
-        loader.dispose()
     if root is None:
         sink.at((1, 1), "the file is empty; expected a mapping with at least 'stages' (or 'template')")
         return None
@@ -101,10 +94,54 @@ def compose(text: str, sink: ErrorSink) -> MappingNode | None:
     return root
 
 
+def _scan_events(text: str) -> None:
+    """Enforce the nesting, node-count and single-document limits on the event stream, before
+    composing: the composer recurses once per nesting level (libyaml's without a recursion guard) and
+    would build every node of a huge file before we could count them.
+    """
+    loader = _LOADER(text)
+    try:
+        depth = nodes = documents = 0
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    raise _Limit(event.start_mark, SECOND_DOCUMENT)
+            elif isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise _Limit(
+                        event.start_mark, f"the document is nested more than {MAX_DEPTH} levels deep"
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+            if isinstance(event, yaml.NodeEvent):
+                nodes += 1
+                if nodes > MAX_NODES:
+                    raise _Limit(
+                        event.start_mark, f"the document has more than {MAX_NODES} values; it is too large"
+                    )
+    finally:
+        loader.dispose()
+
+
+def _reader_error_position(text: str, exc: yaml.YAMLError) -> tuple[int, int]:
+    """ReaderError gives an offset: in characters from PyYAML's reader, in UTF-8 bytes from libyaml's."""
+    position = getattr(exc, "position", None)
+    if not isinstance(position, int):
+        return 1, 1
+    if _LOADER is not yaml.SafeLoader:
+        position = len(
+            text.encode("utf-8", errors="surrogatepass")[:position].decode("utf-8", errors="ignore")
+        )
+    return _offset_to_position(text, position)
+
+
 def _report_yaml_error(exc: yaml.MarkedYAMLError, sink: ErrorSink) -> None:
     mark = exc.problem_mark or exc.context_mark
     if exc.context == "expected a single document in the stream":
-        message = "expected a single YAML document, found a second one; remove the extra '---' document"
+        message = SECOND_DOCUMENT
     else:
         parts = [part for part in (exc.context, exc.problem) if part]
         message = "invalid YAML: " + ", ".join(parts)
@@ -161,7 +198,8 @@ def _inspect(root: Node, sink: ErrorSink) -> bool:
 def _check_node(node: Node, sink: ErrorSink) -> None:
     allowed = _SCALAR_TAGS if isinstance(node, ScalarNode) else _COLLECTION_TAGS
     if node.tag not in allowed:
-        sink.at(node, f"unsupported YAML tag '{node.tag}'; pipeline files use plain YAML values")
+        tag = "!!" + node.tag[len(TAG) :] if node.tag.startswith(TAG) else node.tag
+        sink.at(node, f"unsupported YAML tag '{tag}'; pipeline files use plain YAML values")
     if not isinstance(node, MappingNode):
         return
     seen: dict[str, Node] = {}
