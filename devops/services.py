@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from devops.models import Pipeline, Project, PipelineSetting
+from devops.models import Pipeline, PipelineSetting, Project
 from devops.project_settings import validate_setting
 from devops.scm.git import normalise_url
 
