@@ -38,11 +38,9 @@ static void run_line(run *r, const char *where, unsigned long lineno, const char
     r->failures++;
     fflush(stdout);
     if (lineno)
-        fprintf(stderr, "qcalc: %s:%lu:%zu: %s: %s\n", where, lineno, err.pos + 1,
-                qc_status_name(err.code), err.msg);
+        fprintf(stderr, "qcalc: %s:%lu:%zu: %s\n", where, lineno, err.pos + 1, err.msg);
     else
-        fprintf(stderr, "qcalc: %s:%zu: %s: %s\n", where, err.pos + 1,
-                qc_status_name(err.code), err.msg);
+        fprintf(stderr, "qcalc: %s:%zu: %s\n", where, err.pos + 1, err.msg);
 }
 
 static int run_stream(run *r, const char *name, FILE *in)
@@ -71,7 +69,7 @@ int main(int argc, char **argv)
     run r = {qc_new(), 0, 0};
     const char **exprs = calloc((size_t)argc, sizeof *exprs);
     size_t nexprs = 0;
-    int i;
+    int i, status = 2; /* 2: usage or I/O error, 1: some statement failed */
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--") == 0) {
@@ -82,10 +80,12 @@ int main(int argc, char **argv)
             break;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
-            return 0;
+            status = 0;
+            goto done;
         } else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
             puts("qcalc " QCALC_VERSION);
-            return 0;
+            status = 0;
+            goto done;
         } else if (strcmp(a, "-t") == 0) {
             r.tree = 1;
         } else if ((strcmp(a, "-p") == 0 || strcmp(a, "-f") == 0 || strcmp(a, "-e") == 0) &&
@@ -99,7 +99,7 @@ int main(int argc, char **argv)
                 long d = strtol(v, &end, 10);
                 if (*end || errno || d < 0 || d > 100000) {
                     fprintf(stderr, "qcalc: bad precision '%s'\n", v);
-                    return 2;
+                    goto done;
                 }
                 qc_set_precision(r.ctx, (unsigned)d);
             } else if (strcmp(v, "auto") == 0) {
@@ -110,11 +110,11 @@ int main(int argc, char **argv)
                 qc_set_format(r.ctx, QC_FMT_FRACTION);
             } else {
                 fprintf(stderr, "qcalc: bad format '%s'\n", v);
-                return 2;
+                goto done;
             }
         } else {
             usage(stderr);
-            return 2;
+            goto done;
         }
     }
     int io_error = 0;
@@ -136,9 +136,9 @@ int main(int argc, char **argv)
                 fclose(f);
         }
     }
+    status = io_error ? 2 : r.failures ? 1 : 0;
+done:
     free(exprs);
     qc_free(r.ctx);
-    if (io_error)
-        return 2;
-    return r.failures ? 1 : 0;
+    return status;
 }

@@ -49,12 +49,17 @@ void sb_puts(strbuf *sb, const char *s) { sb_putn(sb, s, strlen(s)); }
 
 void sb_printf(strbuf *sb, const char *fmt, ...)
 {
+    char small[256];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
     if (n < 0)
         return;
+    if ((size_t)n < sizeof small) {
+        sb_putn(sb, small, (size_t)n);
+        return;
+    }
     grow(sb, (size_t)n);
     va_start(ap, fmt);
     vsnprintf(sb->s + sb->len, (size_t)n + 1, fmt, ap);

@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#define COMBA_MAX 32
+#define COMBA_MAX 24
 
 void bi_comba_mul_4(uint32_t *restrict r, const uint32_t *restrict a, const uint32_t *restrict b);
 void bi_comba_sqr_4(uint32_t *restrict r, const uint32_t *restrict a);
@@ -16,31 +16,17 @@ void bi_comba_mul_7(uint32_t *restrict r, const uint32_t *restrict a, const uint
 void bi_comba_sqr_7(uint32_t *restrict r, const uint32_t *restrict a);
 void bi_comba_mul_8(uint32_t *restrict r, const uint32_t *restrict a, const uint32_t *restrict b);
 void bi_comba_sqr_8(uint32_t *restrict r, const uint32_t *restrict a);
-void bi_comba_mul_9(uint32_t *restrict r, const uint32_t *restrict a, const uint32_t *restrict b);
-void bi_comba_sqr_9(uint32_t *restrict r, const uint32_t *restrict a);
 void bi_comba_mul_10(uint32_t *restrict r, const uint32_t *restrict a, const uint32_t *restrict b);
 void bi_comba_sqr_10(uint32_t *restrict r, const uint32_t *restrict a);
-void bi_comba_mul_11(uint32_t *restrict r, const uint32_t *restrict a, const uint32_t *restrict b);
-void bi_comba_sqr_11(uint32_t *restrict r, const uint32_t *restrict a);
 void bi_comba_mul_12(uint32_t *restrict r, const uint32_t *restrict a, const uint32_t *restrict b);
 void bi_comba_sqr_12(uint32_t *restrict r, const uint32_t *restrict a);
-void bi_comba_mul_14(uint32_t *restrict r, const uint32_t *restrict a, const uint32_t *restrict b);
-void bi_comba_sqr_14(uint32_t *restrict r, const uint32_t *restrict a);
 void bi_comba_mul_16(uint32_t *restrict r, const uint32_t *restrict a, const uint32_t *restrict b);
 void bi_comba_sqr_16(uint32_t *restrict r, const uint32_t *restrict a);
-void bi_comba_mul_18(uint32_t *restrict r, const uint32_t *restrict a, const uint32_t *restrict b);
-void bi_comba_sqr_18(uint32_t *restrict r, const uint32_t *restrict a);
 void bi_comba_mul_20(uint32_t *restrict r, const uint32_t *restrict a, const uint32_t *restrict b);
 void bi_comba_sqr_20(uint32_t *restrict r, const uint32_t *restrict a);
-void bi_comba_mul_22(uint32_t *restrict r, const uint32_t *restrict a, const uint32_t *restrict b);
-void bi_comba_sqr_22(uint32_t *restrict r, const uint32_t *restrict a);
 void bi_comba_mul_24(uint32_t *restrict r, const uint32_t *restrict a, const uint32_t *restrict b);
 void bi_comba_sqr_24(uint32_t *restrict r, const uint32_t *restrict a);
-void bi_comba_mul_28(uint32_t *restrict r, const uint32_t *restrict a, const uint32_t *restrict b);
-void bi_comba_sqr_28(uint32_t *restrict r, const uint32_t *restrict a);
-void bi_comba_mul_32(uint32_t *restrict r, const uint32_t *restrict a, const uint32_t *restrict b);
-void bi_comba_sqr_32(uint32_t *restrict r, const uint32_t *restrict a);
 
-#define COMBA_SIZES(X) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(14) X(16) X(18) X(20) X(22) X(24) X(28) X(32)
+#define COMBA_SIZES(X) X(4) X(5) X(6) X(7) X(8) X(10) X(12) X(16) X(20) X(24)
 
 #endif

@@ -48,7 +48,7 @@ void test_eval(void)
     ok("isprime(2^61 - 1)", "1");
     ok("isprime(2^61 + 1)", "0");
     ok("nextprime(10^20)", "100000000000000000039");
-    ok("powmod(3, 10^18, 10^9 + 7)", "312022286");
+    ok("powmod(3, 10^18, 10^9 + 7)", "246336683");
     ok("isqrt(10^40)", "100000000000000000000");
     ok("sqrt(9/16)", "0.75");
     ok("floor(-7/2) + ceil(7/2) + round(5/2) + trunc(-5/2)", "1");
@@ -58,7 +58,7 @@ void test_eval(void)
     ok("1_000 * 1e3", "1000000");
 
     qc_set_precision(ctx, 5);
-    ok("sqrt(2)", "1414213562373/1000000000000 ~ 1.41421");
+    ok("sqrt(2)", "2828427/2000000 ~ 1.41421");
     qc_set_format(ctx, QC_FMT_DECIMAL);
     ok("2/3", "0.66667");
     qc_set_format(ctx, QC_FMT_FRACTION);
