@@ -13,6 +13,7 @@ os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("DEFAULT_CACHE_ROOT", str(_var / "cache"))
 os.environ.setdefault("RUNNER_SILENCE_SECONDS", "4")
 os.environ.setdefault("LAUNCH_RETRY_SECONDS", "5")
+os.environ.setdefault("LOCAL_REGISTRY", "127.0.0.1:5055")
 
 from .settings import *  # noqa: E402,F403
 
