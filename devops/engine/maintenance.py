@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from devops.models import PipelineExecution
+from devops.models import PipelineExecution, StepRun
 from devops.states import State
 
 from .admission import admit
@@ -80,10 +80,11 @@ def expire_old_data() -> dict[str, int]:
                     shutil.rmtree(ws, ignore_errors=True)
                     removed_ws += 1
     log_cutoff = timezone.now() - timedelta(days=settings.LOG_RETENTION_DAYS)
-    old = PipelineExecution.objects.filter(ended_at__lt=log_cutoff).select_related("project")
+    # Steps whose log is still stored: clearing log_key afterwards keeps each hourly pass small.
+    expired = StepRun.objects.filter(execution__ended_at__lt=log_cutoff).exclude(log_key="")
     store = get_log_store()
     removed_logs = 0
-    for execution in old.iterator():
-        prefix = f"{execution.project.name}/{execution.pipeline_id}/{execution.run}/"
-        removed_logs += store.delete_prefix(prefix)
+    for step_id, key in expired.values_list("id", "log_key").iterator():
+        removed_logs += store.delete_prefix(key)
+        StepRun.objects.filter(pk=step_id).update(log_key="")
     return {"workspaces": removed_ws, "logs": removed_logs}
