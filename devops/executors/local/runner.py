@@ -127,15 +127,20 @@ class ExecutionRunner:
         """Beat while running; a beat that finds the execution no longer Building stops the steps."""
         try:
             while not self.stopped.wait(settings.RUNNER_HEARTBEAT_SECONDS):
-                alive = PipelineExecution.objects.filter(pk=self.eid, state=State.BUILDING).update(
-                    heartbeat_at=timezone.now()
-                )
-                if not alive:
-                    reason = PipelineExecution.objects.filter(pk=self.eid).values_list("reason", flat=True).first()
-                    self.stop_reason = reason or "execution ended elsewhere"
-                    self.stopped.set()
+                self._still_building()
         finally:
             connection.close()
+
+    def _still_building(self) -> bool:
+        """Beat once; when the execution was ended elsewhere (abort, safety net), stop with its reason."""
+        alive = PipelineExecution.objects.filter(pk=self.eid, state=State.BUILDING).update(
+            heartbeat_at=timezone.now()
+        )
+        if not alive:
+            reason = PipelineExecution.objects.filter(pk=self.eid).values_list("reason", flat=True).first()
+            self.stop_reason = reason or "execution ended elsewhere"
+            self.stopped.set()
+        return bool(alive)
 
     def _run_stages(self, caches: ExecutionCaches) -> tuple[str, str]:
         exports: dict[str, str] = {}
@@ -229,8 +234,14 @@ class ExecutionRunner:
 
     def _finish_step(self, item: RunningStep) -> tuple[str, str]:
         proc = item.proc
+        if proc.stop_reason is None and proc.exit_code != 0 and not self.stopped.is_set():
+            # An abort kills the group directly, usually before our next heartbeat: ask now, so the
+            # step's log says why it ended instead of showing the kill signal as a failure.
+            self._still_building()
         if proc.stop_reason is not None:
             state, reason = State.ABORTED, proc.stop_reason
+        elif self.stopped.is_set() and proc.exit_code != 0:
+            state, reason = State.ABORTED, self.stop_reason or "aborted"
         elif proc.exit_code == 0:
             state, reason = State.SUCCESS, ""
         else:
