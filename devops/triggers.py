@@ -6,15 +6,6 @@ it with the project's templates, applies the file's branch filter, and hands the
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-
-from django.conf import settings
-
 from devops import engine
 from devops.models import Pipeline, PipelineExecution, PipelineTemplate
 from devops.pipeline_config import PipelineSpec, TemplateDef, parse_pipeline
@@ -45,20 +36,6 @@ def parse_for_pipeline(pipeline: Pipeline, text: str, filename: str) -> Pipeline
     return parse_pipeline(text, filename=filename, templates=project_templates(pipeline.project_id))
 
 
-@contextmanager
-def _mirror_lock(url: str) -> Iterator[None]:
-    """One fetch into a repository's mirror at a time: concurrent triggers of a pipeline (a burst of
-    pushes, several workers) otherwise collide on git's lock files (``shallow.lock``) and fail."""
-    root = Path(settings.MIRROR_ROOT)
-    root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(root / f"{hashlib.sha256(url.encode()).hexdigest()[:24]}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
 def trigger_pipeline(
     pipeline: Pipeline,
     *,
@@ -82,8 +59,7 @@ def trigger_pipeline(
             branch = git.check_ref_name(branch or git.default_branch(url, token))
             ref = f"refs/heads/{branch}"
         sha = commit or git.resolve(url, ref, token)
-        with _mirror_lock(url):
-            mirror, info = git.fetch_commit(url, sha, token)
+        mirror, info = git.fetch_commit(url, sha, token)
         if config_text is None:
             found = git.read_pipeline_file(mirror, sha)
             if found is None:

@@ -7,10 +7,13 @@ argv (visible in the process list) and never in a URL (which git may print).
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import os
 import re
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,12 +94,21 @@ def resolve(url: str, ref: str, token: str | None = None) -> str:
     return sha
 
 
-def _mirror(url: str) -> Path:
-    path = Path(settings.MIRROR_ROOT) / hashlib.sha256(url.encode()).hexdigest()[:24]
-    if not (path / "HEAD").exists():
-        path.mkdir(parents=True, exist_ok=True)
-        _git(["init", "-q", "--bare", str(path)])
-    return path
+@contextmanager
+def _mirror(url: str) -> Iterator[Path]:
+    """A bare mirror of ``url``, held exclusively: concurrent triggers of one repository (a burst of
+    pushes) would otherwise collide on ``git init`` and on git's lock files (``shallow.lock``)."""
+    root = Path(settings.MIRROR_ROOT)
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / hashlib.sha256(url.encode()).hexdigest()[:24]
+    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if not (path / "HEAD").exists():
+            _git(["init", "-q", "--bare", str(path)])
+        yield path
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -110,12 +122,12 @@ def fetch_commit(url: str, sha: str, token: str | None = None) -> tuple[Path, Co
     """Fetch one commit into a bare mirror; reused between executions so reads stay cheap."""
     if not SHA_RE.match(sha):
         raise GitError(f"invalid commit {sha!r}: expected a full hexadecimal SHA")
-    mirror = _mirror(url)
-    try:
-        _git(["cat-file", "-e", f"{sha}^{{commit}}"], cwd=mirror)
-    except GitError:
-        _git(["fetch", "-q", "--depth=1", "--", url, sha], cwd=mirror, token=token)
-    out = _git(["log", "-1", "--format=%an <%ae>%x00%B", sha], cwd=mirror)
+    with _mirror(url) as mirror:
+        try:
+            _git(["cat-file", "-e", f"{sha}^{{commit}}"], cwd=mirror)
+        except GitError:
+            _git(["fetch", "-q", "--depth=1", "--", url, sha], cwd=mirror, token=token)
+        out = _git(["log", "-1", "--format=%an <%ae>%x00%B", sha], cwd=mirror)
     author, _, message = out.partition("\x00")
     return mirror, CommitInfo(sha=sha, author=author.strip(), message=message.strip())
 
