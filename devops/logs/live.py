@@ -95,17 +95,9 @@ class FilesystemLiveLog(LiveLog):
         yield path if path.is_file() else None
 
     def discard(self, key: str) -> None:
-        path = self._path(key)
-        path.unlink(missing_ok=True)
-        # Tidy up directories left empty (best effort; a concurrent writer may re-create them).
-        root = self.root.resolve()
-        parent = path.parent.resolve()
-        while parent != root and root in parent.parents:
-            try:
-                parent.rmdir()
-            except OSError:
-                break
-            parent = parent.parent
+        # Only the file: its directories are shared with the execution's other steps and the
+        # pipeline's other executions, whose appends would race a tidy-up (FileNotFoundError).
+        self._path(key).unlink(missing_ok=True)
 
 
 class RedisLiveLog(LiveLog):

@@ -88,8 +88,26 @@ def test_redis_ttl_is_set_and_refreshed(redis_live, redis_url):
     assert 290 < client.ttl(rkey) <= 300
 
 
-def test_filesystem_discard_prunes_empty_dirs(tmp_path):
+def test_filesystem_discard_leaves_shared_directories_to_concurrent_writers(tmp_path):
+    """Executions of one pipeline share ``<project>/<pipeline>/``: one step's discard must never pull
+    a directory from under another execution's append."""
+    import threading
+
     live = FilesystemLiveLog(tmp_path / "live")
-    live.append(KEY, b"x")
-    live.discard(KEY)
-    assert list((tmp_path / "live").iterdir()) == []
+    errors: list[BaseException] = []
+
+    def execution(run: int) -> None:
+        try:
+            for i in range(1500):
+                live.append(f"p/1/{run}/0-{i}.log", b"x")
+                live.discard(f"p/1/{run}/0-{i}.log")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=execution, args=(run,)) for run in (1, 2, 3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert live.size("p/1/1/0-5.log") is None
