@@ -12,7 +12,10 @@ import os
 from celery import Celery
 from kombu import Queue
 
+from .filesystem_broker import install as install_filesystem_broker
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+install_filesystem_broker()
 
 app = Celery("devops")
 app.config_from_object("django.conf:settings", namespace="CELERY")
