@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
 from kombu import Queue
 
 from .filesystem_broker import install as install_filesystem_broker
@@ -39,3 +40,12 @@ def _beat_schedule(sender: Celery, **kwargs: object) -> None:
         },
         "expire-old-data": {"task": "devops.tasks.maintenance_expire", "schedule": 3600.0},
     }
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _recycle_old_connections(**kwargs: object) -> None:
+    """Drop connections past CONN_MAX_AGE or broken; keep the rest for the next task."""
+    from django.db import close_old_connections
+
+    close_old_connections()
