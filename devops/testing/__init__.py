@@ -1,0 +1,1 @@
+"""Test doubles that speak real protocols (no client is ever mocked)."""
