@@ -70,6 +70,21 @@ SETTINGS: dict[str, SettingDef] = {
                    "NAME=URL lines injected into every step (PIP_INDEX_URL, NPM_CONFIG_REGISTRY, ...)."),
         SettingDef("serverless", lambda: "off", validate_bool, "Schedule on virtual-kubelet nodes."),
         SettingDef("image-cache", lambda: "off", validate_bool, "Ask the virtual node for an image cache."),
+        SettingDef("image-runner", lambda: "busybox:1.36.1",
+                   lambda v: __import__("devops.executors.kubernetes.images", fromlist=["_"]).validate_image(v),
+                   "Kubernetes: init container that installs the step runner script (needs a shell)."),
+        SettingDef("image-git", lambda: "alpine/git:2.45.2",
+                   lambda v: __import__("devops.executors.kubernetes.images", fromlist=["_"]).validate_image(v),
+                   "Kubernetes: image of the clone step (git and a shell)."),
+        SettingDef("image-kaniko", lambda: "gcr.io/kaniko-project/executor:v1.23.2-debug",
+                   lambda v: __import__("devops.executors.kubernetes.images", fromlist=["_"]).validate_image(v),
+                   "Kubernetes: publishImageConfig builder; a kaniko :debug image (the runner needs its shell)."),
+        SettingDef("image-kubectl", lambda: "alpine/k8s:1.29.4",
+                   lambda v: __import__("devops.executors.kubernetes.images", fromlist=["_"]).validate_image(v),
+                   "Kubernetes: applyYamlConfig image (kubectl, awk and a shell)."),
+        SettingDef("image-helm", lambda: "alpine/helm:3.14.4",
+                   lambda v: __import__("devops.executors.kubernetes.images", fromlist=["_"]).validate_image(v),
+                   "Kubernetes: applyAppConfig image (helm and a shell)."),
     )
 }
 

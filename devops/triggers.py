@@ -6,6 +6,8 @@ it with the project's templates, applies the file's branch filter, and hands the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from devops import engine
 from devops.models import Pipeline, PipelineExecution, PipelineTemplate
 from devops.pipeline_config import PipelineSpec, TemplateDef, parse_pipeline
@@ -36,19 +38,29 @@ def parse_for_pipeline(pipeline: Pipeline, text: str, filename: str) -> Pipeline
     return parse_pipeline(text, filename=filename, templates=project_templates(pipeline.project_id))
 
 
-def trigger_pipeline(
+@dataclass(frozen=True)
+class ResolvedSource:
+    """A commit and the pipeline file text to run at it, before anything is created."""
+
+    branch: str | None
+    tag: str | None
+    ref: str
+    sha: str
+    info: git.CommitInfo
+    config_name: str
+    config_text: str
+
+
+def resolve_source(
     pipeline: Pipeline,
     *,
     branch: str | None = None,
     tag: str | None = None,
     commit: str | None = None,
-    event: str | None = None,
     config_text: str | None = None,
     config_name: str = "",
-    trigger_type: str = "user",
-    triggered_by_id: int | None = None,
-    extra_env: dict[str, str] | None = None,
-) -> PipelineExecution:
+) -> ResolvedSource:
+    """Resolve the ref and commit and read the pipeline file there (or take ``config_text``); no writes."""
     token = pipeline.credential.access_token if pipeline.credential else None
     url = pipeline.repository_url
     try:
@@ -70,7 +82,27 @@ def trigger_pipeline(
             config_name, config_text = found
     except git.GitError as exc:
         raise TriggerError(str(exc)) from exc
-    spec = parse_for_pipeline(pipeline, config_text, config_name or ".devops.yml")
+    return ResolvedSource(branch, tag, ref, sha, info, config_name, config_text)
+
+
+def trigger_pipeline(
+    pipeline: Pipeline,
+    *,
+    branch: str | None = None,
+    tag: str | None = None,
+    commit: str | None = None,
+    event: str | None = None,
+    config_text: str | None = None,
+    config_name: str = "",
+    trigger_type: str = "user",
+    triggered_by_id: int | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> PipelineExecution:
+    source = resolve_source(
+        pipeline, branch=branch, tag=tag, commit=commit, config_text=config_text, config_name=config_name
+    )
+    branch, ref, sha, info, config_name = source.branch, source.ref, source.sha, source.info, source.config_name
+    spec = parse_for_pipeline(pipeline, source.config_text, config_name or ".devops.yml")
     if branch and not tag and not spec.should_run_for_branch(branch):
         raise BranchFiltered(f"branch {branch!r} is excluded by the pipeline file's `branch` filter")
     trigger = engine.TriggerInfo(

@@ -44,6 +44,12 @@ class Command(BaseCommand):
         parser.add_argument("--project", default="default")
         parser.add_argument("--pipeline", help="pipeline name (default: the repository name)")
         parser.add_argument("--quiet", action="store_true", help="print only the final state")
+        parser.add_argument(
+            "--print-manifest",
+            action="store_true",
+            help="print the pod (YAML) the Kubernetes executor would create for this run, and exit;"
+            " needs no cluster and no worker, creates nothing",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         config_text = config_name = None
@@ -53,8 +59,11 @@ class Command(BaseCommand):
                 config_text, config_name = path.read_text(), str(path)
             except (OSError, UnicodeDecodeError) as exc:
                 self._fail(f"cannot read {path}: {exc}")
-        project = ensure_project(opts["project"])
         name = opts["pipeline"] or re.sub(r"[^a-z0-9-]+", "-", repo_name(opts["repo"]).lower()).strip("-") or "pipeline"
+        if opts["print_manifest"]:
+            self._print_manifest(opts, name, config_text, config_name or "")
+            return
+        project = ensure_project(opts["project"])
         pipeline, _ = ensure_pipeline(project, name, opts["repo"])
         if not worker_is_running():
             start_embedded_worker()
@@ -93,6 +102,27 @@ class Command(BaseCommand):
         reason = f": {execution.reason}" if execution.reason else ""
         out.write(f"{project.name}/{pipeline.name} #{execution.run} {state} in {took:.1f}s{reason}")
         sys.exit(3 if interrupted[0] else EXIT.get(state, 1))
+
+    def _print_manifest(self, opts: dict[str, Any], name: str, config_text: str | None, config_name: str) -> None:
+        from devops.executors.kubernetes.manifest_cli import manifest_for_repository, to_yaml
+
+        try:
+            manifest = manifest_for_repository(
+                opts["repo"],
+                project=opts["project"],
+                pipeline=name,
+                branch=opts["branch"],
+                tag=opts["tag"],
+                commit=opts["commit"],
+                event=opts["event"],
+                config_text=config_text,
+                config_name=config_name,
+            )
+        except PipelineConfigError as exc:
+            self._fail(str(exc))
+        except TriggerError as exc:
+            self._fail(f"error: {exc}")
+        self.stdout.write(to_yaml(manifest), ending="")
 
     def _fail(self, message: str) -> None:
         self.stderr.write(message)

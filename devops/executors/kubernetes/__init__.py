@@ -1,0 +1,1 @@
+"""The Kubernetes executor: one pod per execution (pod building here; provisioning and sync come later)."""
