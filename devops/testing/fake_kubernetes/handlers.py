@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Iterator
@@ -87,10 +88,7 @@ def handle(store: Store, method: str, target: Target, query: dict[str, str], raw
     if verb == "watch":
         return Stream(watch_stream(store, target, query, max_watch_seconds))
     if verb == "list":
-        items, rv = store.list_with_version(rt, ns, query.get("labelSelector"), query.get("fieldSelector"))
-        body = {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": {"resourceVersion": str(rv)},
-                "items": items}
-        return Reply(200, body)
+        return Reply(200, _list(store, target, query))
     if verb == "get":
         return Reply(200, store.get(rt, name, ns))
     if verb == "create":
@@ -102,7 +100,11 @@ def handle(store: Store, method: str, target: Target, query: dict[str, str], raw
     if verb == "update":
         return Reply(200, store.replace(rt, name, parse_body(raw, content_type), ns, sub))
     if verb == "patch":
-        return Reply(200, store.patch(rt, name, parse_body(raw, content_type), ns, content_type, sub))
+        body = parse_body(raw, content_type)
+        if "apply-patch" in (content_type or "") and sub is None and not store.exists(rt, name, ns):
+            return Reply(201, store.create(rt, {**body, "metadata": {**(body.get("metadata") or {}), "name": name}},
+                                           ns))  # server-side apply creates what is missing
+        return Reply(200, store.patch(rt, name, body, ns, content_type, sub))
     if verb == "delete":
         gone = store.delete(rt, name, ns)
         if rt.kind == "Pod" or rt.group not in ("", "apps", "rbac.authorization.k8s.io"):
@@ -111,6 +113,35 @@ def handle(store: Store, method: str, target: Target, query: dict[str, str], raw
     deleted = store.delete_collection(rt, ns, query.get("labelSelector"), query.get("fieldSelector"))
     return Reply(200, {"kind": rt.list_kind, "apiVersion": rt.api_version,
                        "metadata": {"resourceVersion": str(store.resource_version)}, "items": deleted})
+
+
+def _list(store: Store, target: Target, query: dict[str, str]) -> dict:
+    """A list; with ``limit``, pages chained by an opaque ``continue`` token (expired once history compacts)."""
+    rt = target.rt
+    items, rv = store.list_with_version(rt, target.namespace, query.get("labelSelector"), query.get("fieldSelector"))
+    meta: dict = {"resourceVersion": str(rv)}
+    token = query.get("continue")
+    if token:
+        try:
+            state = json.loads(base64.urlsafe_b64decode(token.encode()))
+            after, since = tuple(state["after"]), int(state["rv"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise bad_request("continue key is not valid") from exc
+        if store.expired(since):
+            raise ApiError(410, "The provided continue parameter is too old to display a consistent list result. "
+                                "You can start a new list without the continue parameter.", "Expired")
+        items = [o for o in items if _sort_key(o) > after]
+    limit = _int(query, "limit")
+    if limit and len(items) > limit:
+        state = {"after": list(_sort_key(items[limit - 1])), "rv": rv}
+        meta["continue"] = base64.urlsafe_b64encode(json.dumps(state).encode()).decode()
+        meta["remainingItemCount"] = len(items) - limit
+        items = items[:limit]
+    return {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta, "items": items}
+
+
+def _sort_key(obj: dict) -> tuple[str, str]:
+    return (obj["metadata"].get("namespace") or "", obj["metadata"]["name"])
 
 
 def _bind(store: Store, target: Target, body: object) -> Reply:
@@ -163,12 +194,14 @@ def watch_stream(store: Store, target: Target, query: dict[str, str], max_second
             items, rv = store.list_with_version(rt, ns, query.get("labelSelector"), field_selector)
             for obj in items:
                 yield _line("ADDED", obj)
+        drained = False  # what is already there is always sent, even with timeoutSeconds=0
         while True:
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 and drained:
                 return
+            drained = True
             try:
-                batch = store.events_after(rv, remaining)
+                batch = store.events_after(rv, max(0.0, remaining))
             except ApiError as exc:
                 yield _line("ERROR", exc.status())
                 return

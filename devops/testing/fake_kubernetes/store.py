@@ -20,6 +20,7 @@ from .objects import prepare_new, prepare_update
 from .patch import apply_patch
 from .resources import Registry, ResourceType
 from .selectors import matcher
+from .validation import validate, validate_update
 
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public")
 
@@ -100,6 +101,11 @@ class Store:
             self._compacted = self._rv
             return self._rv
 
+    def expired(self, rv: int) -> bool:
+        """True when the event history no longer reaches back to ``rv`` (a watch from it gets 410)."""
+        with self.cond:
+            return rv < self._compacted
+
     def close(self) -> None:
         with self.cond:
             self.closed = True
@@ -111,6 +117,11 @@ class Store:
         if obj is None:
             raise errors.not_found(rt.plural, rt.group, name)
         return obj
+
+    def exists(self, resource, name: str, namespace: str | None = None) -> bool:
+        rt = self.resolve(resource)
+        with self.cond:
+            return (self._ns(rt, namespace), name) in self._bucket(rt)
 
     def get(self, resource, name: str, namespace: str | None = None) -> dict:
         rt = self.resolve(resource)
@@ -144,6 +155,7 @@ class Store:
                 if self.require_namespaces and ("", namespace) not in self._bucket(self.resolve("namespaces")):
                     raise errors.not_found("namespaces", "", namespace)
             obj = prepare_new(rt, body, namespace, self._rv + 1)
+            validate(rt, obj)
             key = (self._ns(rt, namespace), obj["metadata"]["name"])
             if key in self._bucket(rt):
                 raise errors.already_exists(rt.plural, rt.group, key[1])
@@ -203,6 +215,8 @@ class Store:
     def _commit(self, rt: ResourceType, old: dict, body: dict, subresource: str | None,
                 pending: list[Event]) -> dict:
         new = prepare_update(rt, old, body, self._rv + 1, subresource)
+        validate(rt, new)
+        validate_update(rt, old, new, subresource)
         if new == {**old, "metadata": {**old["metadata"], "resourceVersion": new["metadata"]["resourceVersion"]}}:
             return copy.deepcopy(old)  # a no-op write keeps the resourceVersion, as the API server does
         self._next_rv()
