@@ -35,6 +35,15 @@ def validate_path(value: str) -> None:
         raise ValueError(f"expected an absolute path without '..', got {value!r}")
 
 
+_IMAGE = re.compile(r"^[a-z0-9]([a-z0-9._/:@-]*[a-zA-Z0-9_.-])?$")
+
+
+def validate_image(value: str) -> None:
+    """An image reference such as ``busybox:1.36.1`` or ``registry:5000/team/tool@sha256:...``."""
+    if not _IMAGE.match(value) or len(value) > 500:
+        raise ValueError(f"expected an image reference such as busybox:1.36.1, got {value!r}")
+
+
 def validate_mirrors(value: str) -> None:
     for line in filter(None, (x.strip() for x in value.replace(";", "\n").splitlines())):
         key, sep, _ = line.partition("=")
@@ -71,19 +80,19 @@ SETTINGS: dict[str, SettingDef] = {
         SettingDef("serverless", lambda: "off", validate_bool, "Schedule on virtual-kubelet nodes."),
         SettingDef("image-cache", lambda: "off", validate_bool, "Ask the virtual node for an image cache."),
         SettingDef("image-runner", lambda: "busybox:1.36.1",
-                   lambda v: __import__("devops.executors.kubernetes.images", fromlist=["_"]).validate_image(v),
+                   validate_image,
                    "Kubernetes: init container that installs the step runner script (needs a shell)."),
         SettingDef("image-git", lambda: "alpine/git:2.45.2",
-                   lambda v: __import__("devops.executors.kubernetes.images", fromlist=["_"]).validate_image(v),
+                   validate_image,
                    "Kubernetes: image of the clone step (git and a shell)."),
         SettingDef("image-kaniko", lambda: "gcr.io/kaniko-project/executor:v1.23.2-debug",
-                   lambda v: __import__("devops.executors.kubernetes.images", fromlist=["_"]).validate_image(v),
+                   validate_image,
                    "Kubernetes: publishImageConfig builder; a kaniko :debug image (the runner needs its shell)."),
         SettingDef("image-kubectl", lambda: "alpine/k8s:1.29.4",
-                   lambda v: __import__("devops.executors.kubernetes.images", fromlist=["_"]).validate_image(v),
+                   validate_image,
                    "Kubernetes: applyYamlConfig image (kubectl, awk and a shell)."),
         SettingDef("image-helm", lambda: "alpine/helm:3.14.4",
-                   lambda v: __import__("devops.executors.kubernetes.images", fromlist=["_"]).validate_image(v),
+                   validate_image,
                    "Kubernetes: applyAppConfig image (helm and a shell)."),
     )
 }
