@@ -69,3 +69,26 @@ def test_version_and_discovery_documents(api_client):
     assert {"apps", "rbac.authorization.k8s.io", "apps.kruise.io"} <= groups
     core = {r.name for r in client.CoreV1Api(api_client).get_api_resources().resources}
     assert {"pods", "pods/log", "pods/status", "namespaces", "secrets", "nodes"} <= core
+
+
+def test_creating_a_crd_serves_its_kind(api_client, tmp_path):
+    with FakeKubernetes(custom_resources=()) as server:
+        api = client.ApiClient(client.Configuration(host=server.url))
+        crd = {
+            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "imagepulljobs.apps.kruise.io"},
+            "spec": {"group": "apps.kruise.io", "scope": "Namespaced",
+                     "names": {"kind": "ImagePullJob", "plural": "imagepulljobs", "singular": "imagepulljob"},
+                     "versions": [{"name": "v1alpha1", "served": True, "storage": True,
+                                   "schema": {"openAPIV3Schema": {"type": "object"}}}]},
+        }
+        client.ApiextensionsV1Api(api).create_custom_resource_definition(crd)
+        dyn = dynamic.DynamicClient(api, cache_file=str(tmp_path / "d.json"))
+        jobs = dyn.resources.get(api_version="apps.kruise.io/v1alpha1", kind="ImagePullJob")
+        jobs.create(body={"apiVersion": "apps.kruise.io/v1alpha1", "kind": "ImagePullJob",
+                          "metadata": {"name": "j"}, "spec": {"image": "x"}}, namespace="default")
+        client.ApiextensionsV1Api(api).delete_custom_resource_definition(crd["metadata"]["name"])
+        with pytest.raises(client.ApiException) as exc:
+            client.CustomObjectsApi(api).list_namespaced_custom_object("apps.kruise.io", "v1alpha1", "default",
+                                                                       "imagepulljobs")
+        assert exc.value.status == 404

@@ -61,6 +61,8 @@ BUILTINS: tuple[ResourceType, ...] = (
     ResourceType("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", True),
     ResourceType("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", False),
     ResourceType("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", False),
+    ResourceType("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False,
+                 ("crd", "crds"), ("status",)),
 )
 
 IMAGE_PULL_JOB = ResourceType("apps.kruise.io", "v1alpha1", "ImagePullJob", "imagepulljobs", True, (), ("status",))
@@ -77,6 +79,9 @@ class Registry:
     def register(self, rt: ResourceType) -> ResourceType:
         self._types[rt.key] = rt
         return rt
+
+    def unregister(self, rt: ResourceType) -> None:
+        self._types.pop(rt.key, None)
 
     def lookup(self, group: str, version: str, plural: str) -> ResourceType | None:
         return self._types.get((group, version, plural))
@@ -113,3 +118,17 @@ class Registry:
         if not matches:
             raise KeyError(f"unknown resource {what!r}")
         raise KeyError(f"ambiguous resource {what!r}: {[rt.qualified for rt in matches]}")
+
+
+def from_crd(crd: dict) -> list[ResourceType]:
+    """The resource types (one per served version) a CustomResourceDefinition object declares."""
+    spec = crd.get("spec") or {}
+    names = spec.get("names") or {}
+    subresources = tuple(sorted(next((v.get("subresources") or {} for v in spec.get("versions") or []), {})))
+    return [
+        ResourceType(spec["group"], version["name"], names["kind"], names["plural"],
+                     spec.get("scope", "Namespaced") == "Namespaced", tuple(names.get("shortNames") or ()),
+                     subresources)
+        for version in spec.get("versions") or []
+        if version.get("served", True)
+    ]

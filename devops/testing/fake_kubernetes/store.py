@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from . import errors
 from .objects import prepare_new, prepare_update
 from .patch import apply_patch
-from .resources import Registry, ResourceType
+from .resources import Registry, ResourceType, from_crd
 from .selectors import matcher
 from .validation import validate, validate_update
 
@@ -161,6 +161,9 @@ class Store:
                 raise errors.already_exists(rt.plural, rt.group, key[1])
             self._next_rv()
             self._bucket(rt)[key] = obj
+            if rt.kind == "CustomResourceDefinition":  # serve what it declares, as the API server does
+                for declared in from_crd(obj):
+                    self.registry.register(declared)
             self._record(rt, "ADDED", obj, pending)
             self.cond.notify_all()
             result = copy.deepcopy(obj)
@@ -254,6 +257,10 @@ class Store:
         gone["metadata"]["resourceVersion"] = str(self._next_rv())
         gone["metadata"].setdefault("deletionTimestamp", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         self._record(rt, "DELETED", gone, pending)
+        if rt.kind == "CustomResourceDefinition":  # its objects go with it
+            for declared in from_crd(obj):
+                self._objects.pop(declared.key, None)
+                self.registry.unregister(declared)
         if rt.kind == "Pod" and not rt.group:
             for key in [k for k in self._logs if k[:2] == (ns, name)]:
                 del self._logs[key]
