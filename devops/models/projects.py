@@ -14,6 +14,8 @@ class Project(models.Model):
     cluster = models.ForeignKey(
         "devops.Cluster", null=True, blank=True, on_delete=models.PROTECT, related_name="projects"
     )
+    # The namespaces this project deploys to: the pipeline service account may deploy there only.
+    namespaces = models.JSONField(default=list, blank=True)
     # Touched by every admission: the write takes the row lock that serialises admissions of a project.
     admission_seq = models.BigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
