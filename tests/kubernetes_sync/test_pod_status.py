@@ -118,3 +118,13 @@ def test_pod_level_endings(status, outcome):
 def test_other_containers_are_ignored():
     report = read_pod(pod(container(0, 0, RUNNING), {"name": "istio-proxy", "state": RUNNING}))
     assert [(s.stage_index, s.step_index) for s in report.steps] == [(0, 0)]
+
+
+def test_all_steps_done_is_success_even_before_the_phase_catches_up():
+    report = read_pod(pod(container(0, 0, done(0)), container(1, 0, done(0, skipped=True)), phase="Running"))
+    assert report.outcome == (State.SUCCESS, "")
+
+
+def test_not_all_steps_done_is_no_outcome_yet():
+    report = read_pod(pod(container(0, 0, done(0)), container(1, 0, WAITING), phase="Running"))
+    assert report.outcome is None

@@ -106,6 +106,8 @@ def read_pod(pod: dict[str, Any]) -> PodReport:
         failed = next((s for s in report.steps if s.state == State.FAILED), None)
         if failed is not None:
             report.outcome = (State.FAILED, f"step {failed.stage_index}-{failed.step_index}: {failed.reason}")
-        elif status.get("phase") == "Succeeded":
+        elif status.get("phase") == "Succeeded" or (
+            report.steps and all(s.state in (State.SUCCESS, State.SKIPPED) for s in report.steps)
+        ):
             report.outcome = (State.SUCCESS, "")
     return report

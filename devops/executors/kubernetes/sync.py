@@ -1,0 +1,147 @@
+"""The sync: pods → step and execution states, stored logs, then pod deletion.
+
+Stateless between ticks, so any worker can run any tick: one list call per namespace (pods selected by
+the project label), never one call per execution. A finished step's log is read from the pod log API,
+masked and stored before the engine hears the step's final state; a finished pod is deleted only after
+every log of it is stored, so a log never goes with its pod.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from devops import engine
+from devops.executors.base import StepStatus
+from devops.logs import LogStore, SecretMasker, log_key
+from devops.models import PipelineExecution, StepRun
+from devops.states import FINAL_STATES, State
+
+from . import names
+from .status import read_pod
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SyncStats:
+    list_calls: int = 0
+    log_calls: int = 0
+    finished: int = 0
+
+
+def step_log_key(execution: PipelineExecution, stage_index: int, step_index: int) -> str:
+    return log_key(execution.project.name, str(execution.pipeline_id), execution.run, stage_index, step_index)
+
+
+def mask_all(data: bytes, secrets: Iterable[str]) -> bytes:
+    masker = SecretMasker(secrets)
+    return masker.feed(data) + masker.flush()
+
+
+class PodSync:
+    def __init__(self, api: client.ApiClient, *, store: LogStore, secrets: dict[int, set[str]] | None = None):
+        self.core = client.CoreV1Api(api)
+        self.store = store
+        self.secrets = secrets or {}
+        self.stats = SyncStats()
+
+    def tick(self, executions: Iterable[PipelineExecution]) -> SyncStats:
+        by_namespace: dict[str, list[PipelineExecution]] = defaultdict(list)
+        for execution in executions:
+            by_namespace[names.namespace(execution.project.name)].append(execution)
+        for namespace, group in by_namespace.items():
+            selector = f"{names.LABEL_PROJECT}={names.label_value(group[0].project.name)}"
+            self.stats.list_calls += 1
+            listing = self.core.list_namespaced_pod(namespace, label_selector=selector)
+            pods = self.core.api_client.sanitize_for_serialization(listing)["items"]
+            by_execution = {(p["metadata"].get("labels") or {}).get(names.LABEL_EXECUTION): p for p in pods}
+            for execution in group:
+                self.sync_one(execution, by_execution.get(names.label_value(execution.execution_id)))
+        return self.stats
+
+    def sync_one(self, execution: PipelineExecution, pod: dict[str, Any] | None) -> None:
+        if pod is None:
+            if execution.state == State.BUILDING:
+                engine.finish(execution.pk, State.FAILED, "the execution's pod disappeared")
+            return
+        report = read_pod(pod)
+        if report.node and execution.state == State.WAITING:
+            engine.mark_building(execution.pk, node=report.node)
+        rows = {(s.stage_index, s.index): s for s in StepRun.objects.filter(execution=execution)}
+        for status in report.steps:
+            row = rows.get((status.stage_index, status.step_index))
+            if row is not None and row.state not in FINAL_STATES:
+                self._apply(execution, pod, status, row, report.node)
+        if report.outcome is not None:
+            state, reason = report.outcome
+            # Steps still running when the pod ends keep their output too.
+            for status in report.steps:
+                if status.state == State.BUILDING:
+                    self._store_log(execution, pod, status)
+            if engine.finish(execution.pk, state, reason):
+                self.stats.finished += 1
+            self.delete(pod)
+
+    def _apply(self, execution: PipelineExecution, pod: dict[str, Any], status: StepStatus, row: StepRun,
+               node: str) -> None:  # fmt: skip
+        eid, si, sj = execution.pk, status.stage_index, status.step_index
+        if status.state == State.SKIPPED:
+            engine.step_finished(eid, si, sj, State.SKIPPED, reason=status.reason)
+            return
+        if status.state == State.WAITING:
+            return
+        if row.state == State.WAITING:
+            engine.stage_started(eid, si)
+            engine.step_started(eid, si, sj, pid=None, host=node, log_key=step_log_key(execution, si, sj))
+        if status.state in FINAL_STATES:
+            self._store_log(execution, pod, status)
+            engine.step_finished(eid, si, sj, status.state, exit_code=status.exit_code, reason=status.reason)
+            self._finish_stage_if_done(eid, si)
+
+    @staticmethod
+    def _finish_stage_if_done(execution_id: int, stage_index: int) -> None:
+        states = set(StepRun.objects.filter(execution_id=execution_id, stage_index=stage_index)
+                     .values_list("state", flat=True))  # fmt: skip
+        if states <= FINAL_STATES:
+            failed = states & {State.FAILED, State.ABORTED}
+            engine.stage_finished(execution_id, stage_index, State.FAILED if failed else State.SUCCESS)
+
+    def _store_log(self, execution: PipelineExecution, pod: dict[str, Any], status: StepStatus) -> None:
+        key = step_log_key(execution, status.stage_index, status.step_index)
+        if self.store.size(key) is not None:
+            return
+        data = self.read_container_log(pod, names.container_name(status.stage_index, status.step_index))
+        with tempfile.NamedTemporaryFile(prefix="steplog-") as spool:
+            spool.write(mask_all(data, self.secrets.get(execution.pk, set())))
+            spool.flush()
+            self.store.put_file(key, Path(spool.name))
+
+    def read_container_log(self, pod: dict[str, Any], container: str) -> bytes:
+        self.stats.log_calls += 1
+        meta = pod["metadata"]
+        try:
+            response = self.core.read_namespaced_pod_log(
+                meta["name"], meta["namespace"], container=container, _preload_content=False
+            )
+            return response.data
+        except ApiException as exc:
+            if exc.status in (400, 404):  # never started, or already gone
+                return b""
+            raise
+
+    def delete(self, pod: dict[str, Any]) -> None:
+        meta = pod["metadata"]
+        try:
+            self.core.delete_namespaced_pod(meta["name"], meta["namespace"], grace_period_seconds=0)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
