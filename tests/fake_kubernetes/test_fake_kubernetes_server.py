@@ -106,3 +106,56 @@ def test_stop_ends_open_watches(fake_k8s, core):
     time.sleep(0.2)
     fake_k8s.stop()
     assert done.wait(5)
+
+
+def test_concurrent_clients_and_watchers(fake_k8s, api_client, pod_body):
+    import threading
+
+    from kubernetes import client, watch
+
+    errors: list[BaseException] = []
+    rv = client.CoreV1Api(api_client).list_namespaced_pod("default").metadata.resource_version
+    seen: list[str] = []
+
+    def watcher():
+        api = client.CoreV1Api(client.ApiClient(client.Configuration(host=fake_k8s.url)))
+        for event in watch.Watch().stream(api.list_namespaced_pod, "default", resource_version=rv, timeout_seconds=2):
+            if event["type"] == "ADDED":
+                seen.append(event["object"].metadata.name)
+            if len(seen) == 80:
+                break
+
+    def writer(n: int):
+        try:
+            api = client.CoreV1Api(client.ApiClient(client.Configuration(host=fake_k8s.url)))
+            for i in range(10):
+                api.create_namespaced_pod("default", pod_body(f"w{n}-{i}", {"writer": str(n)}))
+                api.list_namespaced_pod("default", label_selector=f"writer={n}")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    watching = threading.Thread(target=watcher)
+    watching.start()
+    writers = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for thread in writers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    watching.join()
+    assert errors == []
+    assert sorted(seen) == sorted(f"w{n}-{i}" for n in range(8) for i in range(10))
+    assert fake_k8s.count("create", "pods") == 80 and fake_k8s.count("list", "pods") == 81
+
+
+def test_unknown_method_answers_status_json(fake_k8s):
+    import http.client
+
+    conn = http.client.HTTPConnection(fake_k8s.url.removeprefix("http://"))
+    conn.request("BREW", "/api/v1/pods")
+    resp = conn.getresponse()
+    assert resp.status == 501 and resp.getheader("Content-Type") == "application/json"
+    assert json.loads(resp.read())["kind"] == "Status"
+    conn.request("OPTIONS", "/api/v1/pods")
+    resp = conn.getresponse()
+    assert resp.status == 405 and json.loads(resp.read())["code"] == 405
+    conn.close()

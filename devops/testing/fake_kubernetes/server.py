@@ -193,6 +193,10 @@ class _HTTPServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive; streams are chunked
     server: _HTTPServer
+    # the stdlib's own errors (malformed requests, unknown methods) as Status JSON, never HTML
+    error_content_type = JSON
+    error_message_format = ('{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",'
+                            '"message":"%(message)s","reason":"BadRequest","code":%(code)d}')
 
     def setup(self) -> None:
         super().setup()
@@ -239,7 +243,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(result)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch  # noqa: N815
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _dispatch  # noqa: N815
 
     def _send(self, reply: Reply) -> None:
         if isinstance(reply.body, str):
