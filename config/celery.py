@@ -38,6 +38,10 @@ def _beat_schedule(sender: Celery, **kwargs: object) -> None:
             "task": "devops.tasks.maintenance_safety_net",
             "schedule": settings.MAINTENANCE_INTERVAL_SECONDS,
         },
+        "sync-clusters": {
+            "task": "devops.tasks.maintenance_sync_clusters",
+            "schedule": settings.KUBERNETES_SYNC_SECONDS,
+        },
         "expire-old-data": {"task": "devops.tasks.maintenance_expire", "schedule": 3600.0},
     }
 

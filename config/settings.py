@@ -161,6 +161,8 @@ RUNNER_HEARTBEAT_SECONDS = env.float("RUNNER_HEARTBEAT_SECONDS", default=1.0)
 RUNNER_SILENCE_SECONDS = env.float("RUNNER_SILENCE_SECONDS", default=60)
 # How long an admitted execution may wait for its runner before the safety net launches it again.
 LAUNCH_RETRY_SECONDS = env.float("LAUNCH_RETRY_SECONDS", default=30)
+# How often the pods of running Kubernetes executions are read (one list call per namespace).
+KUBERNETES_SYNC_SECONDS = env.float("KUBERNETES_SYNC_SECONDS", default=2)
 MAINTENANCE_INTERVAL_SECONDS = env.float("MAINTENANCE_INTERVAL_SECONDS", default=10)
 
 LOGGING = {

@@ -32,6 +32,11 @@ def maintenance_safety_net() -> dict[str, int]:
     return maintenance.safety_net()
 
 
+@shared_task(name="devops.tasks.maintenance_sync_clusters")
+def maintenance_sync_clusters() -> dict[str, int]:
+    return maintenance.sync_clusters()
+
+
 @shared_task(name="devops.tasks.maintenance_expire")
 def maintenance_expire() -> dict[str, int]:
     return maintenance.expire_old_data()

@@ -88,3 +88,25 @@ def expire_old_data() -> dict[str, int]:
         removed_logs += store.delete_prefix(key)
         StepRun.objects.filter(pk=step_id).update(log_key="")
     return {"workspaces": removed_ws, "logs": removed_logs}
+
+
+def sync_clusters() -> dict[str, int]:
+    """Executors that do not report by themselves (Kubernetes) are read here: one batch per cluster."""
+    from devops.executors import executor_for
+
+    active = (
+        PipelineExecution.objects.filter(state__in=(State.WAITING, State.BUILDING), project__cluster__isnull=False)
+        .filter(launched_at__isnull=False)
+        .select_related("project", "project__cluster", "pipeline", "pipeline__credential")
+    )
+    by_cluster: dict[int, list[PipelineExecution]] = {}
+    for execution in active:
+        by_cluster.setdefault(execution.project.cluster_id, []).append(execution)
+    synced = 0
+    for executions in by_cluster.values():
+        try:
+            executor_for(executions[0].project).poll(executions)
+            synced += len(executions)
+        except Exception:  # noqa: BLE001 - one unreachable cluster must not stop the others
+            log.exception("sync of cluster %s failed", executions[0].project.cluster_id)
+    return {"synced": synced}

@@ -8,10 +8,11 @@ from .base import Executor, StepStatus
 
 
 def executor_for(project: Project) -> Executor:
+    """A project bound to a cluster runs there; without one it runs on the worker host."""
     if project.cluster_id is not None:
-        raise NotImplementedError(
-            "this project is bound to a Kubernetes cluster, but the Kubernetes executor is not installed yet"
-        )
+        from .kubernetes.executor import KubernetesExecutor
+
+        return KubernetesExecutor(project.cluster)
     from .local import LocalExecutor
 
     return LocalExecutor()

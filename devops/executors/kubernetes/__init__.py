@@ -1,1 +1,1 @@
-"""The Kubernetes executor: one pod per execution (pod building here; provisioning and sync come later)."""
+"""The Kubernetes executor: one pod per execution, provisioning, and the sync that reads pods back."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,10 +48,18 @@ def mask_all(data: bytes, secrets: Iterable[str]) -> bytes:
 
 
 class PodSync:
-    def __init__(self, api: client.ApiClient, *, store: LogStore, secrets: dict[int, set[str]] | None = None):
+    def __init__(
+        self,
+        api: client.ApiClient,
+        *,
+        store: LogStore,
+        secrets: dict[int, set[str]] | None = None,
+        on_node: Callable[[int, str], None] | None = None,
+    ):
         self.core = client.CoreV1Api(api)
         self.store = store
         self.secrets = secrets or {}
+        self.on_node = on_node  # (pipeline id, node): remembered for the next executions' affinity
         self.stats = SyncStats()
 
     def tick(self, executions: Iterable[PipelineExecution]) -> SyncStats:
@@ -74,8 +82,9 @@ class PodSync:
                 engine.finish(execution.pk, State.FAILED, "the execution's pod disappeared")
             return
         report = read_pod(pod)
-        if report.node and execution.state == State.WAITING:
-            engine.mark_building(execution.pk, node=report.node)
+        started = report.node and execution.state == State.WAITING
+        if started and engine.mark_building(execution.pk, node=report.node) and self.on_node is not None:
+            self.on_node(execution.pipeline_id, report.node)
         rows = {(s.stage_index, s.index): s for s in StepRun.objects.filter(execution=execution)}
         for status in report.steps:
             row = rows.get((status.stage_index, status.step_index))
@@ -83,13 +92,15 @@ class PodSync:
                 self._apply(execution, pod, status, row, report.node)
         if report.outcome is not None:
             state, reason = report.outcome
-            # Steps still running when the pod ends keep their output too.
-            for status in report.steps:
-                if status.state == State.BUILDING:
-                    self._store_log(execution, pod, status)
+            self.store_all_logs(execution, pod)  # steps still running when the pod ends keep theirs too
             if engine.finish(execution.pk, state, reason):
                 self.stats.finished += 1
             self.delete(pod)
+
+    def store_all_logs(self, execution: PipelineExecution, pod: dict[str, Any]) -> None:
+        for status in read_pod(pod).steps:
+            if status.state not in (State.WAITING, State.SKIPPED):
+                self._store_log(execution, pod, status)
 
     def _apply(self, execution: PipelineExecution, pod: dict[str, Any], status: StepStatus, row: StepRun,
                node: str) -> None:  # fmt: skip
