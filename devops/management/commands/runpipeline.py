@@ -89,8 +89,12 @@ class Command(BaseCommand):
         interrupted = self._abort_on_interrupt(execution.pk)
         last_net = [time.monotonic()]
 
+        on_cluster = project.cluster_id is not None
+
         def tick() -> None:
-            # The CLI may be the only process watching: let it repair a dead runner too.
+            # The CLI may be the only process watching (no beat): read the pods, repair a dead runner.
+            if on_cluster:
+                maintenance.sync_clusters()
             if time.monotonic() - last_net[0] > 5:
                 last_net[0] = time.monotonic()
                 maintenance.fail_silent_runners()
