@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from devops.logs import get_live_log, get_log_store, read_log
 from devops.models import PipelineExecution, StepRun
+from devops.selectors import read_step_log
 from devops.states import FINAL_STATES
 
 
@@ -21,7 +21,6 @@ def follow(
     on_tick: Callable[[], None] | None = None,
 ) -> str:
     """Print each step's state changes and new log lines; return the execution's final state."""
-    live, store = get_live_log(), get_log_store()
     seen_state: dict[int, str] = {}
     offsets: dict[int, int] = {}
     complete: set[int] = set()
@@ -32,7 +31,7 @@ def follow(
     )
     while True:
         state = PipelineExecution.objects.values_list("state", flat=True).get(pk=execution_id)
-        steps = list(StepRun.objects.filter(execution_id=execution_id))
+        steps = list(StepRun.objects.filter(execution_id=execution_id).select_related("execution__project"))
         for step in steps:
             label = f"{stage_names.get(step.stage_index, step.stage_index)}/{step.name}"
             changed = seen_state.get(step.pk) != step.state
@@ -40,7 +39,7 @@ def follow(
                 seen_state[step.pk] = step.state
                 out.write(f"==> {label}: {step.state}\n")
             if show_logs and step.log_key and step.pk not in complete:
-                chunk = read_log(step.log_key, offsets.get(step.pk, 0), live=live, store=store)
+                chunk = read_step_log(step, offsets.get(step.pk, 0))
                 done = chunk.complete and step.state in FINAL_STATES
                 # Hold a trailing partial line back until its newline (or the log's end) arrives.
                 text = partial.pop(step.pk, "") + chunk.data.decode("utf-8", "replace")

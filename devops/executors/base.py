@@ -36,6 +36,11 @@ class Executor(ABC):
         """Batched state read for executors that do not report by themselves."""
         return {}
 
+    def read_running_log(self, execution: PipelineExecution, stage_index: int, step_index: int) -> bytes | None:
+        """The masked output so far of a step whose executor keeps it outside the live log buffer
+        (a pod's log); None where the live buffer already has it (the local runner writes there)."""
+        return None
+
     @abstractmethod
     def abort(self, execution: PipelineExecution) -> None:
         """Stop whatever still runs for this execution. Called after the state is already final."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 
 import pytest
 import yaml
@@ -18,6 +19,7 @@ from devops.executors.kubernetes.executor import KubernetesExecutor
 from devops.logs import get_log_store
 from devops.models import Cluster, PipelineExecution, SourceCodeCredential, StepRun
 from devops.pipeline_config import parse_pipeline
+from devops.selectors import read_step_log
 from devops.services import ensure_pipeline, ensure_project
 from devops.states import State
 from devops.testing.fake_kubernetes import kubelet
@@ -48,7 +50,8 @@ def kubeconfig(server: str) -> str:
 def world(django_user_model):
     with FakeKubernetes() as server:
         cluster = Cluster.objects.create(name="fake", kubeconfig=kubeconfig(server.url))
-        project = ensure_project("kube")
+        # Logs are keyed by project name and the log store outlives the test database: be unique.
+        project = ensure_project(f"kube-{uuid.uuid4().hex[:8]}")
         project.cluster = cluster
         project.save()
         pipeline, _ = ensure_pipeline(project, "app", "https://git.example.com/team/app.git")
@@ -68,7 +71,7 @@ def test_launch_sync_and_abort(world, django_capture_on_commit_callbacks):
     assert isinstance(executor_for(execution.project), KubernetesExecutor)
     assert engine.start(execution.pk)
     assert engine.start(execution.pk)  # a repeated start finds its pod: still one pod
-    ns, pod = names.namespace("kube"), names.pod_name("app", execution.run)
+    ns, pod = names.namespace(execution.project.name), names.pod_name("app", execution.run)
     pods = server.store.list("pods", ns)
     assert [p["metadata"]["name"] for p in pods] == [pod]
     assert pods[0]["metadata"]["labels"][names.LABEL_EXECUTION] == execution.execution_id
@@ -88,9 +91,16 @@ def test_launch_sync_and_abort(world, django_capture_on_commit_callbacks):
     assert execution.state == State.BUILDING and execution.node == "node-3"
     assert execution.pipeline.scheduled_nodes == ["node-3"]
 
+    # While it runs, the pod's log is the live log: masked, and a secret still being printed is held back.
+    server.store.append_log(ns, pod, names.container_name(0, 0), f"again {TOKEN[:8]}")
+    step = StepRun.objects.get(execution=execution, stage_index=0)
+    live = read_step_log(step)
+    assert not live.complete and live.data == b"cloning with ********\nagain "
+    assert read_step_log(step, offset=6).data == b"g with ********\nagain "
+
     with django_capture_on_commit_callbacks(execute=True):
         assert engine.abort(execution.pk, "aborted by user")
     assert not server.store.exists("pods", pod, ns)
     clone = StepRun.objects.get(execution=execution, stage_index=0)
-    assert get_log_store().read(clone.log_key) == b"cloning with ********\n"
+    assert get_log_store().read(clone.log_key) == f"cloning with ********\nagain {TOKEN[:8]}".encode()
     assert PipelineExecution.objects.get(pk=execution.pk).state == State.ABORTED

@@ -4,6 +4,7 @@ before the pod is deleted, and a tick costs one list call per namespace."""
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 from kubernetes import client
@@ -48,7 +49,7 @@ def message(code: int, skipped: bool = False) -> str:
 @pytest.fixture
 def world(tmp_path):
     with FakeKubernetes() as server:
-        project = ensure_project(f"sync-{tmp_path.name[-12:].strip('_').lower()}".replace("_", "-"))
+        project = ensure_project(f"sync-{uuid.uuid4().hex[:8]}")  # the log store outlives the test database
         pipeline, _ = ensure_pipeline(project, "app", str(tmp_path))
         spec = parse_pipeline(PIPELINE)
         execution = engine.create_execution(pipeline, spec, engine.TriggerInfo(branch="main", commit="a" * 40))

@@ -14,7 +14,7 @@ from kubernetes.client.exceptions import ApiException
 
 from devops.executors.base import Executor
 from devops.executors.environment import SecretBook, base_variables, strip_credentials
-from devops.logs import get_log_store
+from devops.logs import SecretMasker, get_log_store
 from devops.models import Cluster, Pipeline, PipelineExecution, Project, StepRun
 from devops.pipeline_config import PipelineSpec
 from devops.scm import git
@@ -123,6 +123,16 @@ class KubernetesExecutor(Executor):
                 return None
             raise
         return core.api_client.sanitize_for_serialization(pod)
+
+    def read_running_log(self, execution: PipelineExecution, stage_index: int, step_index: int) -> bytes | None:
+        """The pod log API is the live buffer. Masked without flushing: a secret still being printed
+        stays held back, so every read is a prefix of the stored log."""
+        pod = self._pod(execution)
+        if pod is None:
+            return b""
+        sync = PodSync(self.api, store=get_log_store())
+        raw = sync.read_container_log(pod, names.container_name(stage_index, step_index))
+        return SecretMasker(masked_values(execution)).feed(raw)
 
     def abort(self, execution: PipelineExecution) -> None:
         """Keep what the steps printed, then delete the pod (its containers stop with it)."""
