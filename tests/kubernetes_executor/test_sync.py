@@ -72,7 +72,7 @@ def states(execution: PipelineExecution) -> dict[str, str]:
 
 
 def tick(api, execution, secrets=()) -> PodSync:
-    sync = PodSync(api, store=get_log_store(), secrets={execution.pk: set(secrets)})
+    sync = PodSync(api, store=get_log_store(), secrets_for=lambda e: set(secrets))
     sync.tick([PipelineExecution.objects.select_related("project").get(pk=execution.pk)])
     return sync
 

@@ -103,9 +103,7 @@ class KubernetesExecutor(Executor):
             core.replace_namespaced_secret(name, namespace, body)
 
     def sync(self, executions: Iterable[PipelineExecution]) -> PodSync:
-        executions = list(executions)
-        secrets = {e.pk: masked_values(e) for e in executions}
-        sync = PodSync(self.api, store=get_log_store(), secrets=secrets, on_node=record_node)
+        sync = PodSync(self.api, store=get_log_store(), secrets_for=masked_values, on_node=record_node)
         sync.tick(executions)
         return sync
 
@@ -139,7 +137,7 @@ class KubernetesExecutor(Executor):
         pod = self._pod(execution)
         if pod is None:
             return
-        sync = PodSync(self.api, store=get_log_store(), secrets={execution.pk: masked_values(execution)})
+        sync = PodSync(self.api, store=get_log_store(), secrets_for=masked_values)
         sync.store_all_logs(execution, pod)
         sync.delete(pod)
 

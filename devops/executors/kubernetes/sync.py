@@ -8,6 +8,7 @@ every log of it is stored, so a log never goes with its pod.
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 from collections import defaultdict
@@ -53,14 +54,17 @@ class PodSync:
         api: client.ApiClient,
         *,
         store: LogStore,
-        secrets: dict[int, set[str]] | None = None,
+        secrets_for: Callable[[PipelineExecution], set[str]] | None = None,
         on_node: Callable[[int, str], None] | None = None,
     ):
         self.core = client.CoreV1Api(api)
         self.store = store
-        self.secrets = secrets or {}
+        # Asked only when a log is stored: most ticks store nothing, and the lookup costs queries.
+        self.secrets_for = secrets_for or (lambda execution: set())
+        self._secrets: dict[int, set[str]] = {}
         self.on_node = on_node  # (pipeline id, node): remembered for the next executions' affinity
         self.stats = SyncStats()
+        self._rows: dict[int, dict[tuple[int, int], StepRun]] = {}
 
     def tick(self, executions: Iterable[PipelineExecution]) -> SyncStats:
         by_namespace: dict[str, list[PipelineExecution]] = defaultdict(list)
@@ -69,9 +73,13 @@ class PodSync:
         for namespace, group in by_namespace.items():
             selector = f"{names.LABEL_PROJECT}={names.label_value(group[0].project.name)}"
             self.stats.list_calls += 1
-            listing = self.core.list_namespaced_pod(namespace, label_selector=selector)
-            pods = self.core.api_client.sanitize_for_serialization(listing)["items"]
+            # Raw JSON: building the client's typed models costs more than the whole tick otherwise.
+            response = self.core.list_namespaced_pod(namespace, label_selector=selector, _preload_content=False)
+            pods = json.loads(response.data)["items"]
             by_execution = {(p["metadata"].get("labels") or {}).get(names.LABEL_EXECUTION): p for p in pods}
+            self._rows = defaultdict(dict)
+            for row in StepRun.objects.filter(execution__in=[e.pk for e in group]):
+                self._rows[row.execution_id][(row.stage_index, row.index)] = row
             for execution in group:
                 self.sync_one(execution, by_execution.get(names.label_value(execution.execution_id)))
         return self.stats
@@ -85,7 +93,9 @@ class PodSync:
         started = report.node and execution.state == State.WAITING
         if started and engine.mark_building(execution.pk, node=report.node) and self.on_node is not None:
             self.on_node(execution.pipeline_id, report.node)
-        rows = {(s.stage_index, s.index): s for s in StepRun.objects.filter(execution=execution)}
+        rows = self._rows.get(execution.pk)
+        if rows is None:  # called on its own, outside a tick
+            rows = {(s.stage_index, s.index): s for s in StepRun.objects.filter(execution=execution)}
         for status in report.steps:
             row = rows.get((status.stage_index, status.step_index))
             if row is not None and row.state not in FINAL_STATES:
@@ -132,7 +142,9 @@ class PodSync:
             return
         data = self.read_container_log(pod, names.container_name(status.stage_index, status.step_index))
         with tempfile.NamedTemporaryFile(prefix="steplog-") as spool:
-            spool.write(mask_all(data, self.secrets.get(execution.pk, set())))
+            if execution.pk not in self._secrets:
+                self._secrets[execution.pk] = self.secrets_for(execution)
+            spool.write(mask_all(data, self._secrets[execution.pk]))
             spool.flush()
             self.store.put_file(key, Path(spool.name))
 
