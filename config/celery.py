@@ -42,6 +42,7 @@ def _beat_schedule(sender: Celery, **kwargs: object) -> None:
             "task": "devops.tasks.maintenance_sync_clusters",
             "schedule": settings.KUBERNETES_SYNC_SECONDS,
         },
+        "reconcile-projects": {"task": "devops.tasks.maintenance_reconcile_projects", "schedule": 300.0},
         "expire-old-data": {"task": "devops.tasks.maintenance_expire", "schedule": 3600.0},
     }
 

@@ -37,6 +37,11 @@ def maintenance_sync_clusters() -> dict[str, int]:
     return maintenance.sync_clusters()
 
 
+@shared_task(name="devops.tasks.maintenance_reconcile_projects")
+def maintenance_reconcile_projects() -> dict[str, int]:
+    return maintenance.reconcile_projects()
+
+
 @shared_task(name="devops.tasks.maintenance_expire")
 def maintenance_expire() -> dict[str, int]:
     return maintenance.expire_old_data()

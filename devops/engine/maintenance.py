@@ -110,3 +110,19 @@ def sync_clusters() -> dict[str, int]:
         except Exception:  # noqa: BLE001 - one unreachable cluster must not stop the others
             log.exception("sync of cluster %s failed", executions[0].project.cluster_id)
     return {"synced": synced}
+
+
+def reconcile_projects() -> dict[str, int]:
+    """Provision every project bound to a cluster again: repairs drift, follows namespace changes."""
+    from devops.executors.kubernetes.cluster import api_client
+    from devops.executors.kubernetes.provision import provision
+    from devops.models import Project
+
+    done = 0
+    for project in Project.objects.filter(cluster__isnull=False).select_related("cluster"):
+        try:
+            provision(api_client(project.cluster), project)
+            done += 1
+        except Exception:  # noqa: BLE001 - one unreachable cluster must not stop the others
+            log.exception("reconciling project %s failed", project.name)
+    return {"reconciled": done}

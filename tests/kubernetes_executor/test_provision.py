@@ -7,6 +7,7 @@ import json
 
 import kubernetes_validate
 import pytest
+import yaml
 from kubernetes import client
 
 from devops.executors.kubernetes import names
@@ -115,3 +116,23 @@ def test_a_missing_project_namespace_is_reported_not_fatal(cluster):
     result = provision(cluster.api_client(), project)
     assert "namespace" in result.created
     assert result.warnings == ["namespace ghost-prod does not exist: pipelines cannot deploy there until it is created"]
+
+
+def test_the_periodic_reconcile_repairs_a_deleted_object(cluster):
+    from devops.engine.maintenance import reconcile_projects
+    from devops.models import Cluster
+
+    project = ensure_project("drift")
+    project.cluster = Cluster.objects.create(name="drift", kubeconfig=yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "f", "cluster": {"server": cluster.url}}],
+        "users": [{"name": "u", "user": {}}],
+        "contexts": [{"name": "c", "context": {"cluster": "f", "user": "u"}}],
+    }))  # fmt: skip
+    project.save()
+    api = cluster.api_client()
+    provision(api, project)
+    core = client.CoreV1Api(api)
+    core.delete_namespaced_service_account(names.SERVICE_ACCOUNT, names.namespace("drift"))
+    assert reconcile_projects() == {"reconciled": 1}
+    assert core.read_namespaced_service_account(names.SERVICE_ACCOUNT, names.namespace("drift"))

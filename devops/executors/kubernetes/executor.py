@@ -7,6 +7,7 @@ back; ``abort`` and ``cleanup`` store what the pod printed before deleting it.
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterable
 
 from kubernetes import client
@@ -26,6 +27,11 @@ from .cluster import api_client
 from .pod import PodIdentity, build_pod
 from .provision import REGISTRY_NAME, REGISTRY_PORT, provision
 from .sync import PodSync
+
+# Provisioning is idempotent but costs ~10 API calls: once per project and process within this time;
+# the periodic reconcile (maintenance) repairs drift in between.
+PROVISION_TTL_SECONDS = 300.0
+_provisioned: dict[tuple[int, int], float] = {}
 
 # How many nodes the pipeline remembers (newest first); the pod prefers cache-node-count of them.
 REMEMBERED_NODES = 20
@@ -57,7 +63,11 @@ class KubernetesExecutor(Executor):
         return self._api
 
     def prepare(self, project: Project) -> None:
+        key = (self.cluster.pk, project.pk)
+        if time.monotonic() - _provisioned.get(key, -PROVISION_TTL_SECONDS) < PROVISION_TTL_SECONDS:
+            return
         provision(self.api, project, registry_image="registry:2")
+        _provisioned[key] = time.monotonic()
 
     def launch(self, execution: PipelineExecution) -> None:
         pipeline, project = execution.pipeline, execution.project
