@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 _SUFFIXES = {
     "n": 1e-9, "u": 1e-6, "m": 1e-3, "": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
     "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
@@ -11,7 +13,11 @@ _SUFFIXES = {
 def parse_quantity(value: object) -> float:
     if isinstance(value, int | float):
         return float(value)
-    text = str(value).strip()
+    return _parse(str(value).strip())
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse(text: str) -> float:
     for suffix in sorted(_SUFFIXES, key=len, reverse=True):
         if suffix and text.endswith(suffix):
             return float(text[: -len(suffix)]) * _SUFFIXES[suffix]

@@ -73,6 +73,8 @@ class Scheduler:
         self._thread: threading.Thread | None = None
         self._unsubscribe = None
         self._lock = threading.Lock()  # one scheduling decision at a time, as the real scheduler
+        self._snapshot: dict[str, dict[str, float]] | None = None
+        self._requests: dict[str, dict[str, float]] = {}  # pod uid -> requests
 
     # --- running in the background -------------------------------------------------------------------
     def start(self) -> Scheduler:
@@ -112,11 +114,15 @@ class Scheduler:
             pod = self.store.get("pods", name, namespace)
             if pod["spec"].get("nodeName"):
                 return pod["spec"]["nodeName"]
-            nodes = [n for n in self.store.list("nodes") if self.feasible(pod, n)]
-            if not nodes:
-                self._unschedulable(namespace, name)
-                return None
-            scores = self.scores(pod, nodes)
+            self._snapshot = self._usage()  # one pass over the pods per decision, not one per node
+            try:
+                nodes = [n for n in self.store.snapshot("nodes") if self.feasible(pod, n)]
+                if not nodes:
+                    self._unschedulable(namespace, name)
+                    return None
+                scores = self.scores(pod, nodes)
+            finally:
+                self._snapshot = None
             best = max(scores.values())
             node = self.random.choice(sorted(n for n, s in scores.items() if s == best))
             kubelet.bind(self.store, namespace, name, node)
@@ -132,15 +138,24 @@ class Scheduler:
 
         self.store.update("pods", name, mark, namespace)
 
-    def _used(self, node_name: str) -> dict[str, float]:
-        used = {"pods": 0.0}
-        for pod in self.store.list("pods", field_selector=f"spec.nodeName={node_name}"):
-            if (pod.get("status") or {}).get("phase") in FINAL_PHASES:
+    def _usage(self) -> dict[str, dict[str, float]]:
+        """node -> requests of its pods that still run (and their count as "pods")."""
+        usage: dict[str, dict[str, float]] = {}
+        for pod in self.store.snapshot("pods"):
+            if not pod["spec"].get("nodeName") or (pod.get("status") or {}).get("phase") in FINAL_PHASES:
                 continue
+            used = usage.setdefault(pod["spec"]["nodeName"], {"pods": 0.0})
             used["pods"] += 1
-            for key, amount in pod_requests(pod).items():
+            uid = pod["metadata"]["uid"]
+            if uid not in self._requests:  # a pod's requests cannot change through the API
+                self._requests[uid] = pod_requests(pod)
+            for key, amount in self._requests[uid].items():
                 used[key] = used.get(key, 0.0) + amount
-        return used
+        return usage
+
+    def _used(self, node_name: str) -> dict[str, float]:
+        usage = self._snapshot if self._snapshot is not None else self._usage()
+        return usage.get(node_name, {"pods": 0.0})
 
     def _free(self, node: dict) -> dict[str, float]:
         allocatable = {k: parse_quantity(v) for k, v in ((node.get("status") or {}).get("allocatable") or {}).items()}

@@ -142,6 +142,12 @@ class Store:
             ]
             return items, self._rv
 
+    def snapshot(self, resource) -> list[dict]:
+        """The stored objects themselves, no copies (fast, for simulations): READ ONLY, never mutate them."""
+        rt = self.resolve(resource)
+        with self.cond:
+            return list(self._bucket(rt).values())
+
     def list(self, resource, namespace=None, label_selector=None, field_selector=None) -> list[dict]:
         return self.list_with_version(resource, namespace, label_selector, field_selector)[0]
 
