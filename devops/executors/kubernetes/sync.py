@@ -64,7 +64,7 @@ class PodSync:
         self._secrets: dict[int, set[str]] = {}
         self.on_node = on_node  # (pipeline id, node): remembered for the next executions' affinity
         self.stats = SyncStats()
-        self._rows: dict[int, dict[tuple[int, int], StepRun]] = {}
+        self._states: dict[int, dict[tuple[int, int], str]] = {}
 
     def tick(self, executions: Iterable[PipelineExecution]) -> SyncStats:
         by_namespace: dict[str, list[PipelineExecution]] = defaultdict(list)
@@ -77,9 +77,10 @@ class PodSync:
             response = self.core.list_namespaced_pod(namespace, label_selector=selector, _preload_content=False)
             pods = json.loads(response.data)["items"]
             by_execution = {(p["metadata"].get("labels") or {}).get(names.LABEL_EXECUTION): p for p in pods}
-            self._rows = defaultdict(dict)
-            for row in StepRun.objects.filter(execution__in=[e.pk for e in group]):
-                self._rows[row.execution_id][(row.stage_index, row.index)] = row
+            self._states = defaultdict(dict)
+            rows = StepRun.objects.filter(execution__in=[e.pk for e in group])
+            for execution_id, si, sj, state in rows.values_list("execution_id", "stage_index", "index", "state"):
+                self._states[execution_id][(si, sj)] = state
             for execution in group:
                 self.sync_one(execution, by_execution.get(names.label_value(execution.execution_id)))
         return self.stats
@@ -93,13 +94,14 @@ class PodSync:
         started = report.node and execution.state == State.WAITING
         if started and engine.mark_building(execution.pk, node=report.node) and self.on_node is not None:
             self.on_node(execution.pipeline_id, report.node)
-        rows = self._rows.get(execution.pk)
-        if rows is None:  # called on its own, outside a tick
-            rows = {(s.stage_index, s.index): s for s in StepRun.objects.filter(execution=execution)}
+        states = self._states.get(execution.pk)
+        if states is None:  # called on its own, outside a tick
+            rows = StepRun.objects.filter(execution=execution).values_list("stage_index", "index", "state")
+            states = {(si, sj): state for si, sj, state in rows}
         for status in report.steps:
-            row = rows.get((status.stage_index, status.step_index))
-            if row is not None and row.state not in FINAL_STATES:
-                self._apply(execution, pod, status, row, report.node)
+            known = states.get((status.stage_index, status.step_index))
+            if known is not None and known not in FINAL_STATES:
+                self._apply(execution, pod, status, known, report.node)
         if report.outcome is not None:
             state, reason = report.outcome
             self.store_all_logs(execution, pod)  # steps still running when the pod ends keep theirs too
@@ -112,7 +114,7 @@ class PodSync:
             if status.state not in (State.WAITING, State.SKIPPED):
                 self._store_log(execution, pod, status)
 
-    def _apply(self, execution: PipelineExecution, pod: dict[str, Any], status: StepStatus, row: StepRun,
+    def _apply(self, execution: PipelineExecution, pod: dict[str, Any], status: StepStatus, known: str,
                node: str) -> None:  # fmt: skip
         eid, si, sj = execution.pk, status.stage_index, status.step_index
         if status.state == State.SKIPPED:
@@ -120,7 +122,7 @@ class PodSync:
             return
         if status.state == State.WAITING:
             return
-        if row.state == State.WAITING:
+        if known == State.WAITING:
             engine.stage_started(eid, si)
             engine.step_started(eid, si, sj, pid=None, host=node, log_key=step_log_key(execution, si, sj))
         if status.state in FINAL_STATES:
