@@ -53,6 +53,7 @@ test: $(VENV)/.installed-dev services system-deps lint
 
 bench: $(VENV)/.installed-dev services
 	$(PY) bench/engine.py
+	$(PY) bench/kubernetes.py
 
 clean:
 	rm -rf var
