@@ -14,7 +14,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from devops.executors.base import Executor
-from devops.executors.environment import SecretBook, base_variables, strip_credentials
+from devops.executors.environment import SecretBook, strip_credentials
 from devops.logs import SecretMasker, get_log_store
 from devops.models import Cluster, Pipeline, PipelineExecution, Project, StepRun
 from devops.pipeline_config import PipelineSpec
@@ -25,8 +25,9 @@ from devops.states import State
 from . import names
 from .cluster import api_client
 from .pod import PodIdentity, build_pod
-from .provision import REGISTRY_NAME, REGISTRY_PORT, provision
+from .provision import provision
 from .sync import PodSync
+from .variables import pod_variables
 
 # Provisioning is idempotent but costs ~10 API calls: once per project and process within this time;
 # the periodic reconcile (maintenance) repairs drift in between.
@@ -74,8 +75,7 @@ class KubernetesExecutor(Executor):
         settings = project_settings(project)
         namespace = names.namespace(project.name)
         self._apply_git_secret(execution, namespace)
-        variables = base_variables(execution, settings)
-        variables["CICD_LOCAL_REGISTRY"] = f"{REGISTRY_NAME}.{namespace}.svc:{REGISTRY_PORT}"
+        variables = pod_variables(execution, settings)
         skipped = frozenset(
             StepRun.objects.filter(execution=execution, state=State.SKIPPED).values_list("stage_index", "index")
         )

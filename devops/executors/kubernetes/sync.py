@@ -24,10 +24,16 @@ from devops import engine
 from devops.executors.base import StepStatus
 from devops.logs import LogStore, SecretMasker, log_key
 from devops.models import PipelineExecution, StepRun
+from devops.pipeline_config import PipelineSpec
+from devops.selectors import project_settings
 from devops.states import FINAL_STATES, State
 
 from . import names
+from .pod import step_plain_env
+from .preload import create_preload, image_pull_job
 from .status import read_pod
+from .step_kinds import destination
+from .variables import local_registry, pod_variables
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +62,7 @@ class PodSync:
         store: LogStore,
         secrets_for: Callable[[PipelineExecution], set[str]] | None = None,
         on_node: Callable[[int, str], None] | None = None,
+        discovery_cache: str | None = None,
     ):
         self.core = client.CoreV1Api(api)
         self.store = store
@@ -63,6 +70,7 @@ class PodSync:
         self.secrets_for = secrets_for or (lambda execution: set())
         self._secrets: dict[int, set[str]] = {}
         self.on_node = on_node  # (pipeline id, node): remembered for the next executions' affinity
+        self.discovery_cache = discovery_cache  # the dynamic client's API discovery cache file
         self.stats = SyncStats()
         self._states: dict[int, dict[tuple[int, int], str]] = {}
 
@@ -126,7 +134,8 @@ class PodSync:
             engine.stage_started(eid, si)
             engine.step_started(eid, si, sj, pid=None, host=node, log_key=step_log_key(execution, si, sj))
         if status.state in FINAL_STATES:
-            self._store_log(execution, pod, status)
+            note = self._preload(execution, status) if status.state == State.SUCCESS else ""
+            self._store_log(execution, pod, status, note)
             engine.step_finished(eid, si, sj, status.state, exit_code=status.exit_code, reason=status.reason)
             self._finish_stage_if_done(eid, si)
 
@@ -138,7 +147,22 @@ class PodSync:
             failed = states & {State.FAILED, State.ABORTED}
             engine.stage_finished(execution_id, stage_index, State.FAILED if failed else State.SUCCESS)
 
-    def _store_log(self, execution: PipelineExecution, pod: dict[str, Any], status: StepStatus) -> None:
+    def _preload(self, execution: PipelineExecution, status: StepStatus) -> str:
+        """After a publish step with ``preload:``, warm the pushed image on nodes (a line for its log)."""
+        full = PipelineExecution.objects.select_related("project", "pipeline").get(pk=execution.pk)
+        step = PipelineSpec.from_dict(full.config).stages[status.stage_index].steps[status.step_index]
+        if step.kind != "publishImage" or step.config.preload is None:
+            return ""
+        settings = project_settings(full.project)
+        env = step_plain_env(step, pod_variables(full, settings), {})
+        image, _, _ = destination(step, env, local_registry(full.project.name))
+        job = image_pull_job(step, image, namespace=names.namespace(full.project.name),
+                             labels=names.labels(project=full.project.name, pipeline=full.pipeline.name,
+                                                 execution_id=full.execution_id, run=full.run))  # fmt: skip
+        return create_preload(self.core.api_client, job, cache_file=self.discovery_cache)
+
+    def _store_log(self, execution: PipelineExecution, pod: dict[str, Any], status: StepStatus,
+                   note: str = "") -> None:  # fmt: skip
         key = step_log_key(execution, status.stage_index, status.step_index)
         if self.store.size(key) is not None:
             return
@@ -146,6 +170,8 @@ class PodSync:
         with tempfile.NamedTemporaryFile(prefix="steplog-") as spool:
             if execution.pk not in self._secrets:
                 self._secrets[execution.pk] = self.secrets_for(execution)
+            if note:
+                data += (b"" if not data or data.endswith(b"\n") else b"\n") + f"[devops] {note}\n".encode()
             spool.write(mask_all(data, self._secrets[execution.pk]))
             spool.flush()
             self.store.put_file(key, Path(spool.name))
