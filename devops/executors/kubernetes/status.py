@@ -10,7 +10,7 @@ node, the deadline).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from devops.executors.base import StepStatus
@@ -88,6 +88,20 @@ def _pod_outcome(pod: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
+def _hold_until_previous_stage_ends(steps: list[StepStatus]) -> list[StepStatus]:
+    """Every container starts with the pod, but its runner waits for the previous stage's markers first,
+    and skips its step unless all of them succeeded: until then a running container is a waiting step."""
+    held, hold, stage, stage_blocks = [], False, None, False
+    for status in steps:
+        if status.stage_index != stage:
+            hold, stage, stage_blocks = stage_blocks, status.stage_index, False
+        if hold and status.state == State.BUILDING:
+            status = replace(status, state=State.WAITING)
+        stage_blocks = stage_blocks or status.state != State.SUCCESS
+        held.append(status)
+    return held
+
+
 def read_pod(pod: dict[str, Any]) -> PodReport:
     """Step states from the pod; the caller applies them through the engine (idempotent)."""
     report = PodReport(node=(pod.get("spec") or {}).get("nodeName") or "")
@@ -99,6 +113,7 @@ def read_pod(pod: dict[str, Any]) -> PodReport:
         state, code, reason = container_step_state(container)
         report.steps.append(StepStatus(position[0], position[1], state, code, reason))
     report.steps.sort(key=lambda s: (s.stage_index, s.step_index))
+    report.steps = _hold_until_previous_stage_ends(report.steps)
     report.outcome = _pod_outcome(pod)
     if report.outcome is None:
         # One failed step fails the execution at once: its running siblings are stopped with the pod,
