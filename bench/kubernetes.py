@@ -124,18 +124,13 @@ class RemoteCluster:
 
 def kube_world(cluster: RemoteCluster, n: int, project_name: str):
     """A project on the fake cluster with ``n`` launched executions whose pods all run."""
-    import yaml
-
     from devops import engine
     from devops.models import Cluster
     from devops.pipeline_config import parse_pipeline
     from devops.services import ensure_pipeline, ensure_project, set_project_setting
+    from devops.testing.fake_kubernetes.server import kubeconfig_for
 
-    kubeconfig = yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "c",
-        "clusters": [{"name": "f", "cluster": {"server": cluster.url}}], "users": [{"name": "u", "user": {}}],
-        "contexts": [{"name": "c", "context": {"cluster": "f", "user": "u"}}],
-    })  # fmt: skip
+    kubeconfig = kubeconfig_for(cluster.url)
     record = Cluster.objects.create(name=f"{project_name}-cluster", kubeconfig=kubeconfig)
     project = ensure_project(project_name)
     project.cluster = record

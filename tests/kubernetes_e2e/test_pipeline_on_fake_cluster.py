@@ -14,7 +14,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import yaml
 
 from devops import engine
 from devops.engine import maintenance
@@ -30,21 +29,12 @@ pytestmark = pytest.mark.django_db
 SAMPLE_APP = Path(__file__).resolve().parents[2] / "examples" / "sample-app"
 
 
-def kubeconfig(server: str) -> str:
-    return yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "ci",
-        "clusters": [{"name": "fake", "cluster": {"server": server}}],
-        "users": [{"name": "ci", "user": {"token": "cluster-token"}}],
-        "contexts": [{"name": "ci", "context": {"cluster": "fake", "user": "ci"}}],
-    })  # fmt: skip
-
-
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[SimpleNamespace]:
     with FakeKubernetes() as server:
         kubelet = ProcessKubelet(server, "node-1", tmp_path / "kubelet").start()
         try:
-            record = Cluster.objects.create(name="fake", kubeconfig=kubeconfig(server.url))
+            record = Cluster.objects.create(name="fake", kubeconfig=server.kubeconfig())
             yield SimpleNamespace(server=server, kubelet=kubelet, record=record)
         finally:
             kubelet.stop()

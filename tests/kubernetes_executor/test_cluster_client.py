@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 import pytest
-import yaml
 from django.db import connection
 from kubernetes import client
 
 from devops.executors.kubernetes.cluster import ClusterConfigError, api_client
 from devops.models import Cluster
-from devops.testing.fake_kubernetes.server import FakeKubernetes
+from devops.testing.fake_kubernetes.server import FakeKubernetes, kubeconfig_for
 
 pytestmark = pytest.mark.django_db
 
 
-def kubeconfig(server: str, token: str) -> str:
-    return yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "ci",
-        "clusters": [{"name": "fake", "cluster": {"server": server}}],
-        "users": [{"name": "ci", "user": {"token": token}}],
-        "contexts": [{"name": "ci", "context": {"cluster": "fake", "user": "ci"}}],
-    })  # fmt: skip
-
-
 def test_stored_kubeconfig_reaches_the_cluster():
     with FakeKubernetes() as server:
-        cluster = Cluster.objects.create(name="fake", kubeconfig=kubeconfig(server.url, "s3cr3t-token"))
+        cluster = Cluster.objects.create(name="fake", kubeconfig=server.kubeconfig("s3cr3t-token"))
         cluster.refresh_from_db()
         with connection.cursor() as cursor:  # encrypted at rest
             cursor.execute("SELECT kubeconfig FROM devops_cluster WHERE id = %s", [cluster.pk])
@@ -36,13 +26,17 @@ def test_stored_kubeconfig_reaches_the_cluster():
         assert "probe" in names
 
 
+WRONG_CONTEXT = kubeconfig_for("https://example.invalid", "s3cr3t-token").replace(
+    '"current-context": "ci"', '"current-context": "x"'
+)
+
+
 @pytest.mark.parametrize(
     ("stored", "message"),
     [
         ("", "no kubeconfig stored"),
         ("clusters: [unclosed", "not valid YAML"),
-        (kubeconfig("https://example.invalid", "s3cr3t-token").replace("current-context: ci", "current-context: x"),
-         "the kubeconfig cannot be used"),
+        (WRONG_CONTEXT, "the kubeconfig cannot be used"),
     ],
 )
 def test_broken_kubeconfig_is_named_not_echoed(stored, message):

@@ -8,7 +8,6 @@ import json
 import uuid
 
 import pytest
-import yaml
 from kubernetes import client
 
 from devops import engine
@@ -37,19 +36,10 @@ stages:
 TOKEN = "ghp_exampletoken123456"
 
 
-def kubeconfig(server: str) -> str:
-    return yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "ci",
-        "clusters": [{"name": "fake", "cluster": {"server": server}}],
-        "users": [{"name": "ci", "user": {"token": "cluster-token"}}],
-        "contexts": [{"name": "ci", "context": {"cluster": "fake", "user": "ci"}}],
-    })  # fmt: skip
-
-
 @pytest.fixture
 def world(django_user_model):
     with FakeKubernetes() as server:
-        cluster = Cluster.objects.create(name="fake", kubeconfig=kubeconfig(server.url))
+        cluster = Cluster.objects.create(name="fake", kubeconfig=server.kubeconfig())
         # Logs are keyed by project name and the log store outlives the test database: be unique.
         project = ensure_project(f"kube-{uuid.uuid4().hex[:8]}")
         project.cluster = cluster

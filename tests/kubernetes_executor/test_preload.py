@@ -37,15 +37,8 @@ stages:
 
 def run(custom_resources):
     with FakeKubernetes(custom_resources=custom_resources) as server:
-        import yaml
-
-        kubeconfig = yaml.safe_dump({
-            "apiVersion": "v1", "kind": "Config", "current-context": "c",
-            "clusters": [{"name": "f", "cluster": {"server": server.url}}], "users": [{"name": "u", "user": {}}],
-            "contexts": [{"name": "c", "context": {"cluster": "f", "user": "u"}}],
-        })  # fmt: skip
         project = ensure_project(f"pre-{uuid.uuid4().hex[:8]}")
-        project.cluster = Cluster.objects.create(name=project.name, kubeconfig=kubeconfig)
+        project.cluster = Cluster.objects.create(name=project.name, kubeconfig=server.kubeconfig())
         project.save()
         pipeline, _ = ensure_pipeline(project, "app", "https://git.example.com/team/app.git")
         execution = engine.create_execution(pipeline, parse_pipeline(PIPELINE),

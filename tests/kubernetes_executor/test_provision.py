@@ -7,7 +7,6 @@ import json
 
 import kubernetes_validate
 import pytest
-import yaml
 from kubernetes import client
 
 from devops.executors.kubernetes import names
@@ -123,12 +122,7 @@ def test_the_periodic_reconcile_repairs_a_deleted_object(cluster):
     from devops.models import Cluster
 
     project = ensure_project("drift")
-    project.cluster = Cluster.objects.create(name="drift", kubeconfig=yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "c",
-        "clusters": [{"name": "f", "cluster": {"server": cluster.url}}],
-        "users": [{"name": "u", "user": {}}],
-        "contexts": [{"name": "c", "context": {"cluster": "f", "user": "u"}}],
-    }))  # fmt: skip
+    project.cluster = Cluster.objects.create(name="drift", kubeconfig=cluster.kubeconfig())
     project.save()
     api = cluster.api_client()
     provision(api, project)

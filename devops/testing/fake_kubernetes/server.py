@@ -21,6 +21,16 @@ from .routes import Discovery, route
 from .store import Store
 
 
+def kubeconfig_for(server_url: str, token: str = "cluster-token") -> str:
+    """A minimal kubeconfig (YAML) pointing at ``server_url`` with a bearer token."""
+    return json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "ci",
+        "clusters": [{"name": "fake", "cluster": {"server": server_url}}],
+        "users": [{"name": "ci", "user": {"token": token}}],
+        "contexts": [{"name": "ci", "context": {"cluster": "fake", "user": "ci"}}],
+    })  # fmt: skip (JSON is YAML)
+
+
 @dataclass
 class Fault:
     verb: str  # "get", "list", "watch", "create", "update", "patch", "delete", "deletecollection" or "*"
@@ -95,6 +105,10 @@ class FakeKubernetes:
         from kubernetes import client
 
         return client.Configuration(host=self.url)
+
+    def kubeconfig(self, token: str = "cluster-token") -> str:
+        """A kubeconfig document for this server, as an operator would store it in a Cluster record."""
+        return kubeconfig_for(self.url, token)
 
     def api_client(self):
         from kubernetes import client
