@@ -48,6 +48,7 @@ def test_provisioning_twice_creates_nothing_twice(cluster):
     assert set(first.created) == {
         "namespace", "serviceaccount", f"secret/{names.REGISTRY_SECRET}", "secret/devops-env-codecov",
         "deployment/registry", "service/registry", "rolebinding/team-dev", "rolebinding/team-prod",
+        "configmap/devops-runner",
     }  # fmt: skip
     creates = cluster.count("create")
     second = provision(api, project)
@@ -130,3 +131,18 @@ def test_the_periodic_reconcile_repairs_a_deleted_object(cluster):
     core.delete_namespaced_service_account(names.SERVICE_ACCOUNT, names.namespace("drift"))
     assert reconcile_projects() == {"reconciled": 1}
     assert core.read_namespaced_service_account(names.SERVICE_ACCOUNT, names.namespace("drift"))
+
+
+def test_the_runner_script_config_map_follows_the_code(cluster):
+    from devops.executors.kubernetes.runner_script import RUNNER_CONFIG_MAP, RUNNER_SCRIPT
+
+    project = ensure_project("upgrade")
+    api = cluster.api_client()
+    provision(api, project)
+    core = client.CoreV1Api(api)
+    namespace = names.namespace("upgrade")
+    assert core.read_namespaced_config_map(RUNNER_CONFIG_MAP, namespace).data == {"runner.sh": RUNNER_SCRIPT}
+    # An older release's script in the namespace is replaced by this release's.
+    core.patch_namespaced_config_map(RUNNER_CONFIG_MAP, namespace, {"data": {"runner.sh": "# old\n"}})
+    assert provision(api, project).updated == [f"configmap/{RUNNER_CONFIG_MAP}"]
+    assert core.read_namespaced_config_map(RUNNER_CONFIG_MAP, namespace).data == {"runner.sh": RUNNER_SCRIPT}

@@ -90,11 +90,18 @@ def test_the_init_container_installs_exactly_the_runner_script(pod, tmp_path):
     init = pod("stages:\n- name: S\n  steps:\n  - runScriptConfig: {image: alpine, shellScript: 'true'}\n")
     init = init["spec"]["initContainers"][0]
     env = {e["name"]: e["value"].replace("$$", "$") for e in init["env"]}  # what the kubelet expands
-    env["DEVOPS_RUNNER_ROOT"] = str(tmp_path)
+    source = tmp_path / "configmap"  # the ConfigMap volume provisioning fills
+    source.mkdir()
+    (source / "runner.sh").write_text(RUNNER_SCRIPT)
+    env["DEVOPS_RUNNER_ROOT"], env["DEVOPS_RUNNER_SOURCE"] = str(tmp_path), str(source)
     command = [part.replace("$$", "$") for part in init["command"]]
     subprocess.run(command, env={**os.environ, **env}, check=True)
     assert (tmp_path / "runner.sh").read_text() == RUNNER_SCRIPT
     assert (tmp_path / "markers").is_dir()
+    # A ConfigMap of another version is refused instead of run.
+    (source / "runner.sh").write_text(RUNNER_SCRIPT + "# changed\n")
+    failed = subprocess.run(command, env={**os.environ, **env}, capture_output=True, text=True, check=False)
+    assert failed.returncode == 1 and "not the one this pod was built for" in failed.stderr
 
 
 def test_strict_validation_is_really_strict():

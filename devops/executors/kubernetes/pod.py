@@ -21,7 +21,7 @@ from .affinity import node_affinity
 from .caches import cache_mounts
 from .images import shell_for
 from .resources import MINIMAL_CPU, MINIMAL_MEMORY, container_resources
-from .runner_script import INSTALL_COMMAND, ROOT, RUNNER_SCRIPT, runner_args
+from .runner_script import INSTALL_COMMAND, ROOT, RUNNER_CONFIG_MAP, RUNNER_SCRIPT, RUNNER_SOURCE, runner_args
 from .step_kinds import KANIKO_CACHE_MOUNT, KANIKO_DOCKER_CONFIG, SA_TOKEN_MOUNT, WORKSPACE, CloneInfo, kind_spec
 
 IMAGE_CACHE_ANNOTATION = "k8s.aliyun.com/eci-image-cache"
@@ -168,7 +168,12 @@ def build_pod(
             wait = ids
         exports.update(stage_exports)
 
-    pod_volumes = [{"name": "devops", "emptyDir": {}}, {"name": "workspace", "emptyDir": {}}, *volumes.values()]
+    pod_volumes = [
+        {"name": "devops", "emptyDir": {}},
+        {"name": "runner-source", "configMap": {"name": RUNNER_CONFIG_MAP, "defaultMode": 0o444}},
+        {"name": "workspace", "emptyDir": {}},
+        *volumes.values(),
+    ]
     if registry_needed:
         pod_volumes.append({
             "name": "registry-auth",
@@ -215,14 +220,17 @@ def _init_container(settings: dict[str, str]) -> dict[str, Any]:
         "command": ["/bin/sh", "-c", escape(INSTALL_COMMAND)],
         "env": [
             {"name": "DEVOPS_RUNNER_ROOT", "value": ROOT},
-            {"name": "DEVOPS_RUNNER_SCRIPT", "value": escape(RUNNER_SCRIPT)},
+            {"name": "DEVOPS_RUNNER_SOURCE", "value": RUNNER_SOURCE},
             {"name": "DEVOPS_RUNNER_SHA256", "value": hashlib.sha256(RUNNER_SCRIPT.encode()).hexdigest()},
         ],
         "resources": {
             "requests": {"cpu": MINIMAL_CPU, "memory": MINIMAL_MEMORY},
             "limits": {"cpu": "100m", "memory": "32Mi"},
         },
-        "volumeMounts": [{"name": "devops", "mountPath": ROOT}],
+        "volumeMounts": [
+            {"name": "devops", "mountPath": ROOT},
+            {"name": "runner-source", "mountPath": RUNNER_SOURCE, "readOnly": True},
+        ],
         "securityContext": {**_security(["ALL"]), "runAsUser": 65534, "runAsGroup": 65534, "runAsNonRoot": True},
     }
 

@@ -21,6 +21,7 @@ from kubernetes.client.exceptions import ApiException
 from devops.models import Project, ProjectSecret, RegistryCredential
 
 from . import names
+from .runner_script import RUNNER_CONFIG_MAP, RUNNER_SCRIPT
 
 REGISTRY_NAME = "registry"
 REGISTRY_PORT = 5000
@@ -62,6 +63,7 @@ class Provisioner:
         self._create("serviceaccount", lambda: self.core.create_namespaced_service_account(self.namespace, account))
         self._apply_secret(names.REGISTRY_SECRET, "kubernetes.io/dockerconfigjson",
                            {".dockerconfigjson": self._docker_config()})  # fmt: skip
+        self._runner_script()
         for secret in ProjectSecret.objects.filter(project=self.project):
             data = {names.secret_key(k): str(v) for k, v in (secret.data or {}).items()}
             self._apply_secret(names.env_secret(secret.name), "Opaque", data)
@@ -98,6 +100,17 @@ class Provisioner:
         if (current.data or {}) != encoded or current.type != kind:
             self.core.replace_namespaced_secret(name, self.namespace, body)
             self.result.updated.append(f"secret/{name}")
+
+    def _runner_script(self) -> None:
+        data = {"runner.sh": RUNNER_SCRIPT}
+        body = self._meta_body("v1", "ConfigMap", RUNNER_CONFIG_MAP, data=data)
+        if self._create(f"configmap/{RUNNER_CONFIG_MAP}",
+                        lambda: self.core.create_namespaced_config_map(self.namespace, body)):  # fmt: skip
+            return
+        current = self.core.read_namespaced_config_map(RUNNER_CONFIG_MAP, self.namespace)
+        if (current.data or {}) != data:
+            self.core.replace_namespaced_config_map(RUNNER_CONFIG_MAP, self.namespace, body)
+            self.result.updated.append(f"configmap/{RUNNER_CONFIG_MAP}")
 
     def _docker_config(self) -> str:
         auths: dict[str, dict[str, str]] = {}

@@ -135,9 +135,17 @@ def runner_args(
     return [SCRIPT_PATH, str(stage_index), str(step_index), ids(wait), ids(siblings), "--"]
 
 
-# The init container's command: the script travels in an env var (no ConfigMap to create or clean up).
+# The script ships once per namespace, in the ConfigMap RUNNER_CONFIG_MAP that provisioning keeps current
+# (in every pod's env it made up half of each pod, and the sync lists every pod on every tick). The init
+# container copies it into the pod's emptyDir and checks its hash, so a pod never runs a script of
+# another version than the one it was built for (e.g. during an upgrade).
+RUNNER_CONFIG_MAP = "devops-runner"
+RUNNER_SOURCE = "/devops-runner"
 INSTALL_COMMAND = (
     'mkdir -p "$DEVOPS_RUNNER_ROOT/markers" && chmod 0777 "$DEVOPS_RUNNER_ROOT/markers"'
-    ' && printf "%s" "$DEVOPS_RUNNER_SCRIPT" > "$DEVOPS_RUNNER_ROOT/runner.sh"'
+    ' && cp "$DEVOPS_RUNNER_SOURCE/runner.sh" "$DEVOPS_RUNNER_ROOT/runner.sh"'
     ' && chmod 0755 "$DEVOPS_RUNNER_ROOT/runner.sh"'
+    ' && cd "$DEVOPS_RUNNER_ROOT" && echo "$DEVOPS_RUNNER_SHA256  runner.sh" | sha256sum -c >/dev/null 2>&1'
+    ' || { echo "the runner script in ConfigMap devops-runner is not the one this pod was built for:'
+    ' provisioning will update it" >&2; exit 1; }'
 )
