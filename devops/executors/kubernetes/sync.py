@@ -26,7 +26,7 @@ from devops.logs import LogStore, SecretMasker, log_key
 from devops.models import PipelineExecution, StepRun
 from devops.pipeline_config import PipelineSpec
 from devops.selectors import project_settings
-from devops.states import FINAL_STATES, State
+from devops.states import ACTIVE_STATES, FINAL_STATES, State
 
 from . import names
 from .pod import step_plain_env
@@ -86,7 +86,9 @@ class PodSync:
             pods = json.loads(response.data)["items"]
             by_execution = {(p["metadata"].get("labels") or {}).get(names.LABEL_EXECUTION): p for p in pods}
             self._states = defaultdict(dict)
-            rows = StepRun.objects.filter(execution__in=[e.pk for e in group])
+            # A join, not an IN list of ids: Django prepares every element of a long IN list one by one.
+            rows = StepRun.objects.filter(execution__project_id=group[0].project_id,
+                                          execution__state__in=ACTIVE_STATES)  # fmt: skip
             for execution_id, si, sj, state in rows.values_list("execution_id", "stage_index", "index", "state"):
                 self._states[execution_id][(si, sj)] = state
             for execution in group:
