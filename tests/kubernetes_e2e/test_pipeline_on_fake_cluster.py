@@ -244,6 +244,39 @@ def test_cache_written_in_one_run_is_seen_by_the_next(k8s_pipeline, make_repo, c
     assert logs[1] == f"cache hit: run {execution.run - 1}\nhome cache: 2\n"
 
 
+LOCKED = """
+stages:
+  - name: Build
+    steps:
+      - name: build
+        runScriptConfig:
+          image: alpine:3.20
+          shellScript: |
+            echo "start $CICD_EXECUTION_SEQUENCE" >> deps/journal
+            sleep 1.5
+            echo "end $CICD_EXECUTION_SEQUENCE" >> deps/journal
+            cat deps/journal
+        cache:
+          paths: [deps]
+"""
+
+
+def test_two_executions_on_one_node_take_turns_with_the_cache(k8s_pipeline, make_repo, cluster, h):
+    """The cache keeper's lock: the second build starts writing only after the first one ended."""
+    repo = make_repo()
+    pipeline = k8s_pipeline(repo, quota=0)
+    first, second = launch(pipeline, repo, LOCKED), launch(pipeline, repo, LOCKED)
+    done = [run_to_end(first.pk, h), run_to_end(second.pk, h)]
+    assert [e.state for e in done] == [State.SUCCESS] * 2, [h.describe(e.pk) for e in done]
+    last = max(done, key=lambda e: h.steps_of(e.pk)["build"].ended_at)
+    journal = stored(h.steps_of(last.pk)["build"])  # the later build printed the whole journal
+    waited = "[devops] waiting for the cache"
+    lines = [line for line in journal.splitlines() if not line.startswith(waited)]
+    # Whichever ran first, its start and end are never interleaved with the other's.
+    a, b = sorted((first.run, second.run), key=lambda run: lines.index(f"start {run}"))
+    assert lines == [f"start {a}", f"end {a}", f"start {b}", f"end {b}"], journal
+
+
 @pytest.mark.skipif(not shutil.which("cc") or not shutil.which("make"), reason="needs a C compiler and make")
 def test_sample_app_end_to_end(k8s_pipeline, make_repo, cluster, h, tmp_path):
     source = tmp_path / "sample"

@@ -46,7 +46,7 @@ def test_print_manifest_for_a_repository_without_creating_anything(make_repo):
     assert manifest["metadata"]["name"] == "svc-1"
     assert manifest["metadata"]["namespace"] == "default-pipeline"
     steps = [c["name"] for c in manifest["spec"]["containers"]]
-    assert steps == ["step-0-0", "step-1-0"]  # the tag-only stage is skipped on a manual run
+    assert steps == ["step-0-0", "step-1-0", "cache-keeper"]  # the tag-only stage is skipped on a manual run
     clone = manifest["spec"]["containers"][0]
     sha = repo.head()
     assert {"name": "DEVOPS_GIT_SHA", "value": sha} in clone["env"]

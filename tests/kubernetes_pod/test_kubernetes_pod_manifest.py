@@ -97,18 +97,24 @@ def test_big_example_builds_a_valid_pod_with_one_container_per_step(pod):
     manifest = pod(BIG_EXAMPLE)
     spec = manifest["spec"]
     assert manifest["apiVersion"] == "v1" and manifest["kind"] == "Pod"
-    assert list(containers(manifest)) == ["step-0-0", "step-1-0", "step-2-0", "step-3-0", "step-3-1"]
+    assert list(containers(manifest)) == ["step-0-0", "step-1-0", "step-2-0", "step-3-0", "step-3-1", "cache-keeper"]
     assert spec["restartPolicy"] == "Never"
     assert spec["serviceAccountName"] == "pipeline"
     assert spec["activeDeadlineSeconds"] == 3600
     assert [c["name"] for c in spec["initContainers"]] == ["install-runner"]
     by_name = containers(manifest)
-    clone, test, publish, apply_yaml, helm = by_name.values()
+    clone, test, publish, apply_yaml, helm, keeper = by_name.values()
+    # The keeper locks every cache of the pod, in sorted order, and waits for every step.
+    cache_volumes = sorted(v["name"] for v in spec["volumes"] if v["name"].startswith("cache-"))
+    keeper_env = {e["name"]: e["value"] for e in keeper["env"]}
+    assert keeper_env["DEVOPS_CACHE_DIRS"].split() == [f"/devops-cache/{v}" for v in cache_volumes]
+    assert keeper_env["DEVOPS_STEP_IDS"].split() == ["0-0", "1-0", "2-0", "3-0", "3-1"]
+    assert {"name": "DEVOPS_WAIT_CACHES", "value": "1"} in test["env"]
     assert clone["image"] == "alpine/git:2.45.2"
     assert test["image"] == "golang:1.22"
     assert publish["image"] == "gcr.io/kaniko-project/executor:v1.23.2-debug"
     assert apply_yaml["image"] == "alpine/k8s:1.29.4" and helm["image"] == "alpine/helm:3.14.4"
-    for c in spec["containers"]:
+    for c in spec["containers"][:-1]:  # the steps (the cache keeper works in /devops)
         assert c["workingDir"] == "/workspace"
         assert {"name": "workspace", "mountPath": "/workspace"} in c["volumeMounts"]
         assert c["args"][0] == "/devops/runner.sh"

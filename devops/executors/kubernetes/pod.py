@@ -21,7 +21,15 @@ from .affinity import node_affinity
 from .caches import cache_mounts
 from .images import shell_for
 from .resources import MINIMAL_CPU, MINIMAL_MEMORY, container_resources
-from .runner_script import INSTALL_COMMAND, ROOT, RUNNER_CONFIG_MAP, RUNNER_SCRIPT, RUNNER_SOURCE, runner_args
+from .runner_script import (
+    INSTALL_COMMAND,
+    KEEPER_SCRIPT,
+    ROOT,
+    RUNNER_CONFIG_MAP,
+    RUNNER_SCRIPT,
+    RUNNER_SOURCE,
+    runner_args,
+)
 from .step_kinds import KANIKO_CACHE_MOUNT, KANIKO_DOCKER_CONFIG, SA_TOKEN_MOUNT, WORKSPACE, CloneInfo, kind_spec
 
 IMAGE_CACHE_ANNOTATION = "k8s.aliyun.com/eci-image-cache"
@@ -95,6 +103,9 @@ def _security(drop: list[str]) -> dict[str, Any]:
     return {"allowPrivilegeEscalation": False, "privileged": False, "capabilities": {"drop": list(drop)}}
 
 
+CACHE_KEEPER = "cache-keeper"
+
+
 def build_pod(
     spec: PipelineSpec,
     identity: PodIdentity,
@@ -128,10 +139,12 @@ def build_pod(
             kind = kind_spec(step, env, settings=settings, clone=clone, caches=use_caches)
             stage_exports.update(kind.exports)
             mounts = [{"name": "devops", "mountPath": ROOT}, {"name": "workspace", "mountPath": WORKSPACE}]
+            waits_for_caches = False
             if use_caches:
                 for volume, mount in cache_mounts(step.cache_paths, cache_base, WORKSPACE):
                     volumes[volume["name"]] = volume
                     mounts.append(mount)
+                    waits_for_caches = True
                 if kind.needs_kaniko_cache:
                     volumes["kaniko-cache"] = {
                         "name": "kaniko-cache",
@@ -147,6 +160,8 @@ def build_pod(
             secrets = secret_env(step, identity.event)
             secret_names = {item["name"] for item in secrets}
             step_env = [{"name": k, "value": v} for k, v in env.items() if k not in secret_names]
+            if waits_for_caches:
+                step_env.append({"name": "DEVOPS_WAIT_CACHES", "value": "1"})
             if step.timeout_minutes is not None:
                 step_env.append({"name": "DEVOPS_TIMEOUT", "value": str(max(1, int(step.timeout_minutes * 60)))})
             siblings = [other for other in ids if other != (si, sj)]
@@ -167,6 +182,10 @@ def build_pod(
         if ids:
             wait = ids
         exports.update(stage_exports)
+
+    cache_volumes = sorted(name for name in volumes if name.startswith("cache-"))
+    if cache_volumes:
+        containers.append(_cache_keeper(settings, cache_volumes, [c["name"][len("step-"):] for c in containers]))
 
     pod_volumes = [
         {"name": "devops", "emptyDir": {}},
@@ -232,6 +251,29 @@ def _init_container(settings: dict[str, str]) -> dict[str, Any]:
             {"name": "runner-source", "mountPath": RUNNER_SOURCE, "readOnly": True},
         ],
         "securityContext": {**_security(["ALL"]), "runAsUser": 65534, "runAsGroup": 65534, "runAsNonRoot": True},
+    }
+
+
+def _cache_keeper(settings: dict[str, str], volumes: list[str], step_ids: list[str]) -> dict[str, Any]:
+    """Holds the node's cache locks for this pod's steps (runner_script.KEEPER_SCRIPT says why)."""
+    return {
+        "name": CACHE_KEEPER,
+        "image": settings["image-runner"],
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["/bin/sh", "-c", escape(KEEPER_SCRIPT)],
+        "env": [
+            {"name": "DEVOPS_RUNNER_ROOT", "value": ROOT},
+            {"name": "DEVOPS_CACHE_DIRS", "value": " ".join(f"/devops-cache/{v}" for v in volumes)},
+            {"name": "DEVOPS_STEP_IDS", "value": " ".join(step_ids)},
+        ],
+        "resources": {
+            "requests": {"cpu": MINIMAL_CPU, "memory": MINIMAL_MEMORY},
+            "limits": {"cpu": "50m", "memory": "16Mi"},
+        },
+        "volumeMounts": [{"name": "devops", "mountPath": ROOT}]
+        + [{"name": v, "mountPath": f"/devops-cache/{v}"} for v in volumes],
+        # Root (the hostPath directories are root's) but with no capabilities at all.
+        "securityContext": _security(["ALL"]),
     }
 
 

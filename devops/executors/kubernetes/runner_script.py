@@ -72,6 +72,11 @@ if [ "$skip" = true ]; then
   echo "[devops] skipped: an earlier step did not succeed"
   finish 0 true skipped
 fi
+# A step with caches waits for the pod's cache keeper to hold them (see KEEPER_SCRIPT).
+if [ -n "${DEVOPS_WAIT_CACHES:-}" ] && [ ! -f "$root/caches.locked" ]; then
+  echo "[devops] waiting for the cache: another execution of this pipeline on this node holds it"
+  while [ ! -f "$root/caches.locked" ]; do sleep "$poll"; done
+fi
 
 sibling_failed() {
   IFS=,
@@ -149,3 +154,34 @@ INSTALL_COMMAND = (
     ' || { echo "the runner script in ConfigMap devops-runner is not the one this pod was built for:'
     ' provisioning will update it" >&2; exit 1; }'
 )
+
+
+# The cache keeper: one extra container in a pod with caches. Two executions of a pipeline on one node
+# share its hostPath caches, and two builds writing one cache corrupt it. The keeper takes an exclusive
+# flock on every cache directory (always in the same, sorted order: no deadlock), tells the steps with
+# ``caches.locked``, and holds the locks until every step of the pod has left its marker. The kernel
+# drops a flock when its holder dies, so a deleted or killed pod never leaves a stale lock. A lock, not
+# copy-on-write: copying a cache in and out costs what the cache saves; the price is that a second
+# execution on the same node waits for the first one's cache steps.
+KEEPER_SCRIPT = r"""set -u
+root=${DEVOPS_RUNNER_ROOT:-/devops}
+if command -v flock >/dev/null 2>&1; then
+  fd=3
+  for dir in $DEVOPS_CACHE_DIRS; do
+    if [ "$fd" -gt 9 ]; then echo "[devops] more than 7 caches: $dir is not locked"; continue; fi
+    eval "exec $fd>\"\$dir/.devops.lock\""
+    if ! flock -n "$fd"; then
+      echo "[devops] $dir is in use by another execution of this pipeline on this node: waiting"
+      flock "$fd"
+    fi
+    fd=$((fd + 1))
+  done
+else
+  echo "[devops] no flock in the runner image: caches are not locked"
+fi
+mkdir -p "$root/markers"
+: > "$root/caches.locked"
+for id in $DEVOPS_STEP_IDS; do
+  while [ ! -f "$root/markers/$id.done" ]; do sleep 0.2; done
+done
+"""
