@@ -76,3 +76,57 @@ def test_without_openkruise_the_step_says_so_and_succeeds():
     assert execution.state == State.SUCCESS
     assert "skipped: the cluster has no ImagePullJob (apps.kruise.io/v1alpha1); install OpenKruise" in log
 
+
+
+def _strict(properties: dict, required: tuple[str, ...] = ()) -> dict:
+    return {"type": "object", "properties": properties, "required": list(required), "additionalProperties": False}
+
+
+_INT, _STR = {"type": "integer"}, {"type": "string"}
+_STRINGS = {"type": "array", "items": _STR}
+_NODE_SELECTOR = _strict({
+    "matchLabels": {"type": "object", "additionalProperties": _STR},
+    "matchExpressions": {"type": "array", "items": _strict(
+        {"key": _STR, "operator": _STR, "values": _STRINGS}, ("key", "operator"))},
+    "names": _STRINGS,
+})  # fmt: skip
+# apps.kruise.io/v1alpha1 ImagePullJob as OpenKruise's CRD defines it (openAPIV3Schema of spec), written
+# out here with unknown fields forbidden at every level, as a strict validator would.
+IMAGE_PULL_JOB_SCHEMA = _strict(
+    {
+        "apiVersion": {"const": "apps.kruise.io/v1alpha1"},
+        "kind": {"const": "ImagePullJob"},
+        "metadata": {"type": "object"},
+        "spec": _strict(
+            {
+                "completionPolicy": _strict({"activeDeadlineSeconds": _INT, "ttlSecondsAfterFinished": _INT,
+                                             "type": {"enum": ["Always", "Never"]}}),  # fmt: skip
+                "image": _STR,
+                "parallelism": {"type": ["integer", "string"]},
+                "podSelector": _NODE_SELECTOR,
+                "pullPolicy": _strict({"backoffLimit": _INT, "timeoutSeconds": _INT}),
+                "pullSecrets": _STRINGS,
+                "selector": _NODE_SELECTOR,
+            },
+            ("completionPolicy", "image"),
+        ),
+    },
+    ("apiVersion", "kind", "metadata", "spec"),
+)
+
+
+@pytest.mark.parametrize(
+    "preload",
+    ["nodes: [node-1]", "selector: {node-type: app}", "parallelism: 3"],
+)
+def test_image_pull_job_matches_the_openkruise_schema(preload):
+    import jsonschema
+
+    from devops.executors.kubernetes.preload import image_pull_job
+
+    text = PIPELINE.replace("nodes: [node-1, node-2]\n            parallelism: 2", preload)
+    step = parse_pipeline(text).stages[1].steps[0]
+    job = image_pull_job(step, "registry.example.com/team/app:main", namespace="ns", labels={"a": "b"})
+    jsonschema.validate(job, IMAGE_PULL_JOB_SCHEMA)
+    with pytest.raises(jsonschema.ValidationError):  # the schema is strict: a typo would be caught
+        jsonschema.validate({**job, "spec": {**job["spec"], "pullSecret": ["x"]}}, IMAGE_PULL_JOB_SCHEMA)
