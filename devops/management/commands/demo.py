@@ -11,8 +11,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from devops.models import Pipeline, PipelineExecution
+from devops.models import PipelineExecution
 from devops.selectors import project_setting
+from devops.services import ensure_pipeline, ensure_project
 
 SAMPLE = Path(settings.BASE_DIR) / "examples" / "sample-app"
 PROJECT, PIPELINE = "demo", "sample-app"
@@ -33,7 +34,7 @@ class Command(BaseCommand):
         _git(repo, "init", "-q", "-b", "main")
         _git(repo, "add", "-A")
         _git(repo, "commit", "-q", "-m", "qcalc: sample application")
-        self._clear_cache()
+        self._clear_cache(repo)
         runs = []
         for label in ("first run: cold cache", "second run: warm cache"):
             self.stdout.write(self.style.MIGRATE_HEADING(f"\n=== {label} ==="))
@@ -46,12 +47,12 @@ class Command(BaseCommand):
             runs.append(PipelineExecution.objects.filter(pipeline__project__name=PROJECT).order_by("-id").first())
         self._compare(*runs)
 
-    def _clear_cache(self) -> None:
-        """The first run must really start cold, even when the demo ran before."""
-        pipeline = Pipeline.objects.filter(project__name=PROJECT, name=PIPELINE).first()
-        if pipeline is not None:
-            root = Path(project_setting(pipeline.project_id, "cache-root"))
-            shutil.rmtree(root / PROJECT / str(pipeline.pk), ignore_errors=True)
+    def _clear_cache(self, repo: Path) -> None:
+        """The first run must really start cold, even when the demo ran before: from this checkout, or
+        from another one sharing the cache root (the default /var/lib/devops/cache)."""
+        pipeline, _ = ensure_pipeline(ensure_project(PROJECT), PIPELINE, str(repo))
+        root = Path(project_setting(pipeline.project_id, "cache-root"))
+        shutil.rmtree(root / PROJECT / str(pipeline.pk), ignore_errors=True)
 
     def _compare(self, cold: PipelineExecution, warm: PipelineExecution) -> None:
         def seconds(execution: PipelineExecution, stage: str | None = None) -> float:
