@@ -115,9 +115,14 @@ def handle(store: Store, method: str, target: Target, query: dict[str, str], raw
                        "metadata": {"resourceVersion": str(store.resource_version)}, "items": deleted})
 
 
-def _list(store: Store, target: Target, query: dict[str, str]) -> dict:
+def _list(store: Store, target: Target, query: dict[str, str]) -> dict | str:
     """A list; with ``limit``, pages chained by an opaque ``continue`` token (expired once history compacts)."""
     rt = target.rt
+    if not query.get("limit") and not query.get("continue"):
+        items_json, rv = store.list_json(rt, target.namespace, query.get("labelSelector"), query.get("fieldSelector"))
+        meta = {"resourceVersion": str(rv)}
+        head = json.dumps({"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta}, separators=(",", ":"))
+        return head[:-1] + ',"items":' + items_json + "}"
     items, rv = store.list_with_version(rt, target.namespace, query.get("labelSelector"), query.get("fieldSelector"))
     meta: dict = {"resourceVersion": str(rv)}
     token = query.get("continue")

@@ -9,6 +9,7 @@ in place, so an event's object is a stable snapshot.
 from __future__ import annotations
 
 import copy
+import json
 import threading
 import time
 from collections import deque
@@ -141,6 +142,20 @@ class Store:
                 if (namespace is None or not rt.namespaced or ns == namespace) and keep(obj)
             ]
             return items, self._rv
+
+    def list_json(self, resource, namespace: str | None = None, label_selector: str | None = None,
+                  field_selector: str | None = None) -> tuple[str, int]:
+        """``list_with_version`` already serialised (JSON), made under the lock without copying each
+        object first: a list of 1,000 pods answers several times faster (the sync benchmark lists them)."""
+        rt = self.resolve(resource)
+        keep = matcher(label_selector, field_selector)
+        with self.cond:
+            items = [
+                obj
+                for (ns, _), obj in sorted(self._bucket(rt).items())
+                if (namespace is None or not rt.namespaced or ns == namespace) and keep(obj)
+            ]
+            return json.dumps(items, separators=(",", ":")), self._rv
 
     def snapshot(self, resource) -> list[dict]:
         """The stored objects themselves, no copies (fast, for simulations): READ ONLY, never mutate them."""
