@@ -113,6 +113,3 @@ def rerun(execution: PipelineExecution, *, triggered_by_id: int | None = None) -
     )
     return create_execution(execution.pipeline, spec, trigger, rerun_of=execution.pk)
 
-
-def snapshot_of(execution: PipelineExecution) -> PipelineSpec:
-    return PipelineSpec.from_dict(execution.config)

@@ -109,3 +109,23 @@ def host_base_env(home: str) -> dict[str, str]:
         "TERM": "dumb",
         "CI": "true",
     }
+
+
+def publish_destination(step: Step, env: dict[str, str], local_registry: str) -> tuple[str, str, bool]:
+    """(image, registry, insecure) of a publishImageConfig step: every executor pushes to the same place.
+
+    ``pushRemote: false`` goes to the project's built-in registry (plain HTTP, hence insecure);
+    otherwise to ``registry`` or the tag's own registry host, with TLS verification on."""
+    cfg = step.config
+    tag = substitute(cfg.tag, env)
+    if cfg.push_remote:
+        registry = cfg.registry or tag.split("/", 1)[0]
+        image = tag if tag.startswith(registry + "/") else f"{registry}/{tag}"
+        return image, registry, False
+    return f"{local_registry}/{tag}", local_registry, True
+
+
+def publish_exports(image: str, registry: str) -> dict[str, str]:
+    """CICD_REGISTRY, CICD_IMAGE_REPO and CICD_IMAGE for the steps after a publish."""
+    repo = image.split("/", 1)[1].rsplit(":", 1)[0] if "/" in image else image
+    return {"CICD_REGISTRY": registry, "CICD_IMAGE_REPO": repo, "CICD_IMAGE": image}

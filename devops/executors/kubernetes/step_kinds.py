@@ -11,6 +11,7 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
+from devops.executors.environment import publish_destination, publish_exports
 from devops.executors.local.commands import CLONE_SCRIPT
 from devops.pipeline_config import Step, substitute
 
@@ -70,17 +71,6 @@ def _workspace_path(path: str) -> str:
     return posixpath.normpath(posixpath.join(WORKSPACE, path))
 
 
-def destination(step: Step, env: dict[str, str], local_registry: str) -> tuple[str, str, bool]:
-    """(image, registry, insecure) of a publish step, as the local executor computes them."""
-    cfg = step.config
-    tag = substitute(cfg.tag, env)
-    if cfg.push_remote:
-        registry = cfg.registry or tag.split("/", 1)[0]
-        image = tag if tag.startswith(registry + "/") else f"{registry}/{tag}"
-        return image, registry, False
-    return f"{local_registry}/{tag}", local_registry, True
-
-
 def kind_spec(step: Step, env: dict[str, str], *, settings: dict[str, str], clone: CloneInfo, caches: bool) -> KindSpec:
     """``env`` is the step's plain environment (variables, exports, its own env), for substitution."""
     kind = step.kind
@@ -130,7 +120,7 @@ def kind_spec(step: Step, env: dict[str, str], *, settings: dict[str, str], clon
 
 def _kaniko(step: Step, env: dict[str, str], settings: dict[str, str], caches: bool) -> KindSpec:
     cfg = step.config
-    image, registry, insecure = destination(step, env, env.get("CICD_LOCAL_REGISTRY", ""))
+    image, registry, insecure = publish_destination(step, env, env.get("CICD_LOCAL_REGISTRY", ""))
     argv = [
         "/kaniko/executor",
         f"--dockerfile={_workspace_path(substitute(cfg.dockerfile_path, env))}",
@@ -142,7 +132,6 @@ def _kaniko(step: Step, env: dict[str, str], settings: dict[str, str], caches: b
         argv.append(f"--cache-dir={KANIKO_CACHE_MOUNT}")
     if insecure:  # the built-in registry is plain HTTP inside the cluster; remote ones keep TLS checks
         argv.append(f"--insecure-registry={registry}")
-    repo = image.split("/", 1)[1].rsplit(":", 1)[0] if "/" in image else image
     return KindSpec(
         image=settings["image-kaniko"],
         command=argv,
@@ -151,7 +140,7 @@ def _kaniko(step: Step, env: dict[str, str], settings: dict[str, str], caches: b
         drop_capabilities=["NET_RAW"],
         needs_registry_auth=True,
         needs_kaniko_cache=caches,
-        exports={"CICD_REGISTRY": registry, "CICD_IMAGE_REPO": repo, "CICD_IMAGE": image},
+        exports=publish_exports(image, registry),
     )
 
 

@@ -22,6 +22,7 @@ from kubernetes.client.exceptions import ApiException
 
 from devops import engine
 from devops.executors.base import StepStatus
+from devops.executors.environment import publish_destination
 from devops.logs import LogStore, SecretMasker, log_key
 from devops.models import PipelineExecution, StepRun
 from devops.pipeline_config import PipelineSpec
@@ -32,7 +33,6 @@ from . import names
 from .pod import step_plain_env
 from .preload import create_preload, image_pull_job
 from .status import read_pod
-from .step_kinds import destination
 from .variables import local_registry, pod_variables
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class PodSync:
         self.on_node = on_node  # (pipeline id, node): remembered for the next executions' affinity
         self.discovery_cache = discovery_cache  # the dynamic client's API discovery cache file
         self.stats = SyncStats()
-        self._states: dict[int, dict[tuple[int, int], str]] = {}
+        self._states: dict[int, dict[tuple[int, int], tuple[str, str]]] = {}  # (state, kind) per step
 
     def tick(self, executions: Iterable[PipelineExecution]) -> SyncStats:
         by_namespace: dict[str, list[PipelineExecution]] = defaultdict(list)
@@ -89,8 +89,9 @@ class PodSync:
             # A join, not an IN list of ids: Django prepares every element of a long IN list one by one.
             rows = StepRun.objects.filter(execution__project_id=group[0].project_id,
                                           execution__state__in=ACTIVE_STATES)  # fmt: skip
-            for execution_id, si, sj, state in rows.values_list("execution_id", "stage_index", "index", "state"):
-                self._states[execution_id][(si, sj)] = state
+            fields = ("execution_id", "stage_index", "index", "state", "kind")
+            for execution_id, si, sj, state, kind in rows.values_list(*fields):
+                self._states[execution_id][(si, sj)] = (state, kind)
             for execution in group:
                 self.sync_one(execution, by_execution.get(names.label_value(execution.execution_id)))
         return self.stats
@@ -106,12 +107,12 @@ class PodSync:
             self.on_node(execution.pipeline_id, report.node)
         states = self._states.get(execution.pk)
         if states is None:  # called on its own, outside a tick
-            rows = StepRun.objects.filter(execution=execution).values_list("stage_index", "index", "state")
-            states = {(si, sj): state for si, sj, state in rows}
+            rows = StepRun.objects.filter(execution=execution).values_list("stage_index", "index", "state", "kind")
+            states = {(si, sj): (state, kind) for si, sj, state, kind in rows}
         for status in report.steps:
-            known = states.get((status.stage_index, status.step_index))
+            known, kind = states.get((status.stage_index, status.step_index), (None, ""))
             if known is not None and known not in FINAL_STATES:
-                self._apply(execution, pod, status, known, report.node)
+                self._apply(execution, pod, status, known, kind, report.node)
         if report.outcome is not None:
             state, reason = report.outcome
             self.store_all_logs(execution, pod)  # steps still running when the pod ends keep theirs too
@@ -124,7 +125,7 @@ class PodSync:
             if status.state not in (State.WAITING, State.SKIPPED):
                 self._store_log(execution, pod, status)
 
-    def _apply(self, execution: PipelineExecution, pod: dict[str, Any], status: StepStatus, known: str,
+    def _apply(self, execution: PipelineExecution, pod: dict[str, Any], status: StepStatus, known: str, kind: str,
                node: str) -> None:  # fmt: skip
         eid, si, sj = execution.pk, status.stage_index, status.step_index
         if status.state == State.SKIPPED:
@@ -136,7 +137,8 @@ class PodSync:
             engine.stage_started(eid, si)
             engine.step_started(eid, si, sj, pid=None, host=node, log_key=step_log_key(execution, si, sj))
         if status.state in FINAL_STATES:
-            note = self._preload(execution, status) if status.state == State.SUCCESS else ""
+            # Only a publish step can ask for a preload: no need to read the config for the others.
+            note = self._preload(execution, status) if kind == "publishImage" and status.state == State.SUCCESS else ""
             self._store_log(execution, pod, status, note)
             engine.step_finished(eid, si, sj, status.state, exit_code=status.exit_code, reason=status.reason)
             self._finish_stage_if_done(eid, si)
@@ -157,7 +159,7 @@ class PodSync:
             return ""
         settings = project_settings(full.project)
         env = step_plain_env(step, pod_variables(full, settings), {})
-        image, _, _ = destination(step, env, local_registry(full.project.name))
+        image, _, _ = publish_destination(step, env, local_registry(full.project.name))
         job = image_pull_job(step, image, namespace=names.namespace(full.project.name),
                              labels=names.labels(project=full.project.name, pipeline=full.pipeline.name,
                                                  execution_id=full.execution_id, run=full.run))  # fmt: skip

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from devops.executors.environment import StepSetupError
+from devops.executors.environment import StepSetupError, publish_destination, publish_exports
 from devops.pipeline_config import Step, substitute
 
 CLONE_SCRIPT = r"""
@@ -92,18 +92,11 @@ def _publish(
     if shutil.which("buildah") is None:
         raise StepSetupError("publishImageConfig needs buildah on the worker host (apt-get install buildah)")
     cfg = step.config
-    tag = substitute(cfg.tag, env)
-    local = settings.LOCAL_REGISTRY
-    if cfg.push_remote:
-        registry = cfg.registry or tag.split("/", 1)[0]
-        image = tag if tag.startswith(registry + "/") else f"{registry}/{tag}"
-        if cfg.registry and registry not in registry_auth:
-            raise StepSetupError(f"publishImageConfig: the project has no registry credential for {registry}")
-        push_flags = ""
-    else:
-        registry, image = local, f"{local}/{tag}"
-        # The built-in registry listens on loopback without TLS; remote registries keep verification on.
-        push_flags = "--tls-verify=false"
+    image, registry, insecure = publish_destination(step, env, settings.LOCAL_REGISTRY)
+    if cfg.push_remote and cfg.registry and registry not in registry_auth:
+        raise StepSetupError(f"publishImageConfig: the project has no registry credential for {registry}")
+    # The built-in registry listens on loopback without TLS; remote registries keep verification on.
+    push_flags = "--tls-verify=false" if insecure else ""
     extra = {
         "DEVOPS_IMAGE": image,
         "DEVOPS_DOCKERFILE": substitute(cfg.dockerfile_path, env),
@@ -119,6 +112,4 @@ def _publish(
         auth_file.write_text(json.dumps({"auths": {registry: {"auth": token}}}))
         auth_file.chmod(0o600)
         extra["REGISTRY_AUTH_FILE"] = str(auth_file)
-    repo = image.split("/", 1)[1].rsplit(":", 1)[0] if "/" in image else image
-    exports = {"CICD_REGISTRY": registry, "CICD_IMAGE_REPO": repo, "CICD_IMAGE": image}
-    return Command(["/bin/sh", "-ec", BUILDAH_SCRIPT], extra, exports)
+    return Command(["/bin/sh", "-ec", BUILDAH_SCRIPT], extra, publish_exports(image, registry))
