@@ -5,42 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import kubernetes_validate
 import pytest
+from pod_support import VARIABLES, default_settings, validate
 
 from devops.executors.kubernetes.pod import PodIdentity, build_pod
 from devops.pipeline_config import parse_pipeline
-from devops.project_settings import SETTINGS
-
-K8S_VERSIONS = ("1.29", kubernetes_validate.latest_version())
-
-VARIABLES = {
-    "CICD_GIT_REPO_NAME": "app",
-    "CICD_GIT_URL": "https://git.example.com/team/app.git",
-    "CICD_GIT_COMMIT": "0123456",
-    "CICD_GIT_REF": "refs/heads/main",
-    "CICD_GIT_BRANCH": "main",
-    "CICD_EVENT": "push",
-    "CICD_TRIGGER_TYPE": "webhook",
-    "CICD_EXECUTION_ID": "7-42",
-    "CICD_EXECUTION_SEQUENCE": "42",
-    "CICD_PIPELINE_ID": "7",
-    "CICD_PROJECT_ID": "3",
-    "CICD_LOCAL_REGISTRY": "registry.team-pipeline.svc:5000",
-}
-
-
-def default_settings(**overrides: str) -> dict[str, str]:
-    values = {key: d.default() for key, d in SETTINGS.items()}
-    values["cache-root"] = "/var/lib/devops/cache"
-    values.update({k.replace("_", "-"): v for k, v in overrides.items()})
-    return values
-
-
-def validate(manifest: dict[str, Any]) -> None:
-    """Strict schema validation (unknown fields are errors) for every version we support."""
-    for version in K8S_VERSIONS:
-        kubernetes_validate.validate(manifest, version, strict=True)
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import subprocess
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import K8S_VERSIONS, validate
 from django.core.management import call_command
+from pod_support import K8S_VERSIONS, validate
 
 from devops.executors.kubernetes.runner_script import RUNNER_SCRIPT
 from devops.models import PipelineExecution, Project

@@ -7,7 +7,7 @@ import re
 from decimal import Decimal
 
 import pytest
-from conftest import default_settings
+from pod_support import default_settings
 
 from devops.executors.kubernetes import names
 from devops.executors.kubernetes.pod import IMAGE_CACHE_ANNOTATION
