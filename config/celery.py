@@ -24,6 +24,11 @@ app.conf.task_queues = [Queue(name) for name in ("engine", "runner", "hooks", "m
 app.conf.task_routes = {
     "devops.tasks.run_local_execution": {"queue": "runner"},
     "devops.tasks.maintenance_*": {"queue": "maintenance"},
+    "devops.tasks.process_delivery": {"queue": "hooks"},
+    "devops.tasks.post_commit_status": {"queue": "hooks"},
+    "devops.tasks.sync_remote_webhook": {"queue": "hooks"},
+    "devops.tasks.sync_repositories": {"queue": "hooks"},
+    "devops.tasks.fire_schedule": {"queue": "hooks"},
 }
 app.autodiscover_tasks(["devops"])
 
@@ -41,6 +46,10 @@ def _beat_schedule(sender: Celery, **kwargs: object) -> None:
         "sync-clusters": {
             "task": "devops.tasks.maintenance_sync_clusters",
             "schedule": settings.KUBERNETES_SYNC_SECONDS,
+        },
+        "poll-repositories": {
+            "task": "devops.tasks.maintenance_poll_repositories",
+            "schedule": settings.POLL_INTERVAL_SECONDS,
         },
         "reconcile-projects": {"task": "devops.tasks.maintenance_reconcile_projects", "schedule": 300.0},
         "expire-old-data": {"task": "devops.tasks.maintenance_expire", "schedule": 3600.0},

@@ -165,6 +165,12 @@ LAUNCH_RETRY_SECONDS = env.float("LAUNCH_RETRY_SECONDS", default=30)
 KUBERNETES_SYNC_SECONDS = env.float("KUBERNETES_SYNC_SECONDS", default=2)
 MAINTENANCE_INTERVAL_SECONDS = env.float("MAINTENANCE_INTERVAL_SECONDS", default=10)
 
+# --- Triggers -----------------------------------------------------------------------------------
+# Plain-git pipelines with polling on are checked with `git ls-remote` this often.
+POLL_INTERVAL_SECONDS = env.float("POLL_INTERVAL_SECONDS", default=60)
+# Provider webhook bodies above this are refused with 413 (GitHub caps its own at 25 MB).
+WEBHOOK_MAX_BYTES = env.int("WEBHOOK_MAX_BYTES", default=5 * 1024 * 1024)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -45,3 +45,46 @@ def maintenance_reconcile_projects() -> dict[str, int]:
 @shared_task(name="devops.tasks.maintenance_expire")
 def maintenance_expire() -> dict[str, int]:
     return maintenance.expire_old_data()
+
+
+# --- triggers (the hooks queue) -----------------------------------------------------------------
+@shared_task(name="devops.tasks.process_delivery")
+def process_delivery(delivery_id: int) -> None:
+    from devops.webhooks.process import process_delivery as process
+
+    process(delivery_id)
+
+
+@shared_task(name="devops.tasks.post_commit_status", autoretry_for=(ConnectionError,), max_retries=3)
+def post_commit_status(execution_id: int) -> None:
+    from devops.scm.status import post_execution_status
+
+    post_execution_status(execution_id)
+
+
+@shared_task(name="devops.tasks.sync_remote_webhook")
+def sync_remote_webhook(pipeline_id: int) -> None:
+    from devops.scm.registration import sync_webhook
+
+    sync_webhook(pipeline_id)
+
+
+@shared_task(name="devops.tasks.sync_repositories")
+def sync_repositories(credential_id: int) -> None:
+    from devops.scm.credentials import sync_repositories as sync
+
+    sync(credential_id)
+
+
+@shared_task(name="devops.tasks.fire_schedule")
+def fire_schedule(schedule_id: int) -> None:
+    from devops.schedules import fire
+
+    fire(schedule_id)
+
+
+@shared_task(name="devops.tasks.maintenance_poll_repositories")
+def maintenance_poll_repositories() -> dict[str, int]:
+    from devops.polling import poll_all
+
+    return poll_all()

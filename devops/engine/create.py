@@ -11,7 +11,8 @@ from devops.models import Pipeline, PipelineExecution, StageRun, StepRun
 from devops.pipeline_config import PipelineSpec
 from devops.states import State
 
-from .dispatch import admit_later
+from . import hooks
+from .dispatch import admit_later, after_commit
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ def create_execution(
         )
         _create_units(execution, spec, trigger)
         admit_later(pipeline.project_id)
+        after_commit(hooks.execution_created, execution.pk)
     return execution
 
 

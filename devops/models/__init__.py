@@ -5,11 +5,16 @@ from .executions import PipelineExecution, StageRun, StepRun
 from .pipelines import Pipeline, PipelineTemplate
 from .projects import PipelineSetting, Project, ProjectMember, ProjectSecret, RegistryCredential
 from .scm import SourceCodeCredential, SourceCodeProviderConfig, SourceCodeRepository
+from .triggers import DeliveryOutcome, DeliverySource, ImageTrigger, PipelineSchedule, WebhookDelivery
 
 __all__ = [
     "Cluster",
+    "DeliveryOutcome",
+    "DeliverySource",
+    "ImageTrigger",
     "Pipeline",
     "PipelineExecution",
+    "PipelineSchedule",
     "PipelineSetting",
     "PipelineTemplate",
     "Project",
@@ -21,4 +26,5 @@ __all__ = [
     "SourceCodeRepository",
     "StageRun",
     "StepRun",
+    "WebhookDelivery",
 ]

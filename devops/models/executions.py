@@ -13,6 +13,7 @@ class TriggerType(models.TextChoices):
     WEBHOOK = "webhook"
     CRON = "cron"
     IMAGE = "image"
+    POLL = "poll"
 
 
 class Event(models.TextChoices):

@@ -30,6 +30,11 @@ class Pipeline(models.Model):
     trigger_tag = models.BooleanField(default=True)
     webhook_secret = EncryptedTextField(default=_new_webhook_secret)
     remote_webhook_id = models.CharField(max_length=100, blank=True, default="")
+    # Polling (plain git): the heads seen by the last poll, {"refs/heads/main": sha}; empty until the
+    # first poll, which records without building so enabling polling does not build every branch.
+    poll = models.BooleanField(default=False, help_text="Poll the repository for new commits (plain git).")
+    polled_heads = models.JSONField(default=dict, blank=True, editable=False)
+    polled_at = models.DateTimeField(null=True, blank=True, editable=False)
     next_run = models.PositiveIntegerField(default=1, editable=False)
     last_run_state = models.CharField(max_length=10, choices=State.choices, blank=True, default="")
     last_run_at = models.DateTimeField(null=True, blank=True)

@@ -18,6 +18,9 @@ class Project(models.Model):
     namespaces = models.JSONField(default=list, blank=True)
     # Touched by every admission: the write takes the row lock that serialises admissions of a project.
     admission_seq = models.BigIntegerField(default=0, editable=False)
+    # sha256 of the token in the image-push webhook URL (/hooks/images/<token>/); the token itself is
+    # shown once when made (services.rotate_image_hook_token) and never stored.
+    image_hook_digest = models.CharField(max_length=64, blank=True, default="", db_index=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -1,0 +1,34 @@
+"""Record an outside event once, and enqueue the work it asks for when the record commits."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from devops.models import Pipeline, WebhookDelivery
+
+
+def record_delivery(
+    pipeline: Pipeline | int, *, source: str, delivery_id: str, event: str, payload: dict[str, object]
+) -> WebhookDelivery | None:
+    """The new delivery, or None when (pipeline, source, delivery_id) was already recorded (a replay).
+
+    ``payload`` must hold ``kind`` (push, tag, pull_request, image, cron, poll) and what that kind
+    builds (``devops.webhooks.process`` reads it). Processing is enqueued on the ``hooks`` queue after
+    commit, so a rolled-back caller leaves neither a row nor a task.
+    """
+    pipeline_id = pipeline if isinstance(pipeline, int) else pipeline.pk
+    try:
+        with transaction.atomic():
+            delivery = WebhookDelivery.objects.create(
+                pipeline_id=pipeline_id,
+                source=source,
+                delivery_id=delivery_id[:200],
+                event=event[:40],
+                payload=payload,
+            )
+    except IntegrityError:
+        return None
+    from devops import tasks
+
+    transaction.on_commit(lambda: tasks.process_delivery.delay(delivery.pk))
+    return delivery
