@@ -5,3 +5,10 @@ from django.apps import AppConfig
 class DevopsConfig(AppConfig):
     name = "devops"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Plug-ins that react to engine events register here, so the engine imports none of them.
+        from devops.scm import registration, status
+
+        status.register()
+        registration.register()

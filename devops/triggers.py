@@ -7,11 +7,13 @@ it with the project's templates, applies the file's branch filter, and hands the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from devops import engine
 from devops.models import Pipeline, PipelineExecution, PipelineTemplate
 from devops.pipeline_config import PipelineSpec, TemplateDef, parse_pipeline
 from devops.scm import git
+from devops.scm.access import git_auth
 
 
 class TriggerError(Exception):
@@ -61,17 +63,18 @@ def resolve_source(
     config_name: str = "",
 ) -> ResolvedSource:
     """Resolve the ref and commit and read the pipeline file there (or take ``config_text``); no writes."""
-    token = pipeline.credential.access_token if pipeline.credential else None
+    auth = git_auth(pipeline)
+    token, user = auth.token or None, auth.username
     url = pipeline.repository_url
     try:
         if tag:
             git.check_ref_name(tag, "tag")
             ref = f"refs/tags/{tag}"
         else:
-            branch = git.check_ref_name(branch or git.default_branch(url, token))
+            branch = git.check_ref_name(branch or git.default_branch(url, token, user))
             ref = f"refs/heads/{branch}"
-        sha = commit or git.resolve(url, ref, token)
-        mirror, info = git.fetch_commit(url, sha, token)
+        sha = commit or git.resolve(url, ref, token, user)
+        mirror, info = git.fetch_commit(url, sha, token, user)
         if config_text is None:
             found = git.read_pipeline_file(mirror, sha)
             if found is None:
@@ -85,7 +88,15 @@ def resolve_source(
     return ResolvedSource(branch, tag, ref, sha, info, config_name, config_text)
 
 
-def trigger_pipeline(
+@dataclass(frozen=True)
+class Prepared:
+    """Everything an execution needs, resolved and parsed; nothing written yet."""
+
+    spec: PipelineSpec
+    trigger: engine.TriggerInfo
+
+
+def prepare_trigger(
     pipeline: Pipeline,
     *,
     branch: str | None = None,
@@ -97,7 +108,10 @@ def trigger_pipeline(
     trigger_type: str = "user",
     triggered_by_id: int | None = None,
     extra_env: dict[str, str] | None = None,
-) -> PipelineExecution:
+) -> Prepared:
+    """Resolve, read and parse, and apply the file's ``branch`` filter; raises TriggerError (or
+    PipelineConfigError) with the reason. Separate from the write so a caller can do the slow part
+    (git) outside the transaction that creates the execution."""
     source = resolve_source(
         pipeline, branch=branch, tag=tag, commit=commit, config_text=config_text, config_name=config_name
     )
@@ -118,4 +132,10 @@ def trigger_pipeline(
         config_file=config_name,
         extra_env=extra_env or {},
     )
-    return engine.create_execution(pipeline, spec, trigger)
+    return Prepared(spec, trigger)
+
+
+def trigger_pipeline(pipeline: Pipeline, **kwargs: Any) -> PipelineExecution:
+    """Prepare (see ``prepare_trigger`` for the arguments) and create the execution."""
+    prepared = prepare_trigger(pipeline, **kwargs)
+    return engine.create_execution(pipeline, prepared.spec, prepared.trigger)

@@ -54,8 +54,15 @@ def secret_forms(token: str | None, username: str = "x-access-token") -> list[st
     return [token, base64.b64encode(f"{username}:{token}".encode()).decode()]
 
 
-def _git(args: list[str], *, cwd: Path | None = None, token: str | None = None, timeout: float = 120) -> str:
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", **auth_env(token)}
+def _git(
+    args: list[str],
+    *,
+    cwd: Path | None = None,
+    token: str | None = None,
+    username: str = "x-access-token",
+    timeout: float = 120,
+) -> str:
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", **auth_env(token, username)}
     proc = subprocess.run(
         ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
@@ -63,7 +70,7 @@ def _git(args: list[str], *, cwd: Path | None = None, token: str | None = None, 
         lines = proc.stderr.strip().splitlines()
         fatal = [line for line in lines if line.startswith(("fatal:", "error:"))]
         message = (fatal or lines or [f"exit {proc.returncode}"])[0]
-        for secret in secret_forms(token):
+        for secret in secret_forms(token, username):
             message = message.replace(secret, "********")
         raise GitError(f"git {args[0]} failed: {message}")
     return proc.stdout
@@ -76,17 +83,17 @@ def normalise_url(repo: str) -> str:
     return str(Path(repo).expanduser().resolve())
 
 
-def default_branch(url: str, token: str | None = None) -> str:
-    out = _git(["ls-remote", "--symref", "--", url, "HEAD"], token=token)
+def default_branch(url: str, token: str | None = None, username: str = "x-access-token") -> str:
+    out = _git(["ls-remote", "--symref", "--", url, "HEAD"], token=token, username=username)
     match = re.search(r"^ref: refs/heads/(\S+)\s+HEAD", out, re.M)
     if not match:
         raise GitError(f"cannot tell the default branch of {url}")
     return match.group(1)
 
 
-def resolve(url: str, ref: str, token: str | None = None) -> str:
+def resolve(url: str, ref: str, token: str | None = None, username: str = "x-access-token") -> str:
     """The commit a full ref (refs/heads/x, refs/tags/y) points at; annotated tags are peeled."""
-    out = _git(["ls-remote", "--", url, ref, f"{ref}^{{}}"], token=token)
+    out = _git(["ls-remote", "--", url, ref, f"{ref}^{{}}"], token=token, username=username)
     shas = dict(reversed(line.split("\t", 1)) for line in out.splitlines() if "\t" in line)
     sha = shas.get(f"{ref}^{{}}") or shas.get(ref)
     if not sha:
@@ -118,7 +125,9 @@ class CommitInfo:
     message: str
 
 
-def fetch_commit(url: str, sha: str, token: str | None = None) -> tuple[Path, CommitInfo]:
+def fetch_commit(
+    url: str, sha: str, token: str | None = None, username: str = "x-access-token"
+) -> tuple[Path, CommitInfo]:
     """Fetch one commit into a bare mirror; reused between executions so reads stay cheap."""
     if not SHA_RE.match(sha):
         raise GitError(f"invalid commit {sha!r}: expected a full hexadecimal SHA")
@@ -126,7 +135,7 @@ def fetch_commit(url: str, sha: str, token: str | None = None) -> tuple[Path, Co
         try:
             _git(["cat-file", "-e", f"{sha}^{{commit}}"], cwd=mirror)
         except GitError:
-            _git(["fetch", "-q", "--depth=1", "--", url, sha], cwd=mirror, token=token)
+            _git(["fetch", "-q", "--depth=1", "--", url, sha], cwd=mirror, token=token, username=username)
         out = _git(["log", "-1", "--format=%an <%ae>%x00%B", sha], cwd=mirror)
     author, _, message = out.partition("\x00")
     return mirror, CommitInfo(sha=sha, author=author.strip(), message=message.strip())

@@ -74,5 +74,6 @@ def _accept(pipeline: Pipeline, source: str, event: HookEvent) -> Answer:
             pipeline, source=source, delivery_id=event.delivery_id, event=event.kind, payload=event.to_dict()
         )
     if delivery is None:
-        return Answer(200, {**base, "status": "duplicate", "reason": f"delivery {event.delivery_id} was already received"})
+        reason = f"delivery {event.delivery_id} was already received"
+        return Answer(200, {**base, "status": "duplicate", "reason": reason})
     return Answer(202, {**base, "status": "queued", "delivery": delivery.pk})

@@ -18,7 +18,7 @@ from devops.executors.environment import SecretBook, strip_credentials
 from devops.logs import SecretMasker, get_log_store
 from devops.models import Cluster, Pipeline, PipelineExecution, Project, StepRun
 from devops.pipeline_config import PipelineSpec
-from devops.scm import git
+from devops.scm.access import git_auth
 from devops.selectors import project_settings
 from devops.states import State
 
@@ -46,8 +46,7 @@ def record_node(pipeline_id: int, node: str) -> None:
 
 
 def masked_values(execution: PipelineExecution) -> set[str]:
-    token = execution.pipeline.credential.access_token if execution.pipeline.credential else ""
-    return SecretBook.for_execution(execution, extra=git.secret_forms(token)).values
+    return SecretBook.for_execution(execution, extra=git_auth(execution.pipeline).secret_forms()).values
 
 
 class KubernetesExecutor(Executor):
@@ -99,8 +98,7 @@ class KubernetesExecutor(Executor):
                 raise
 
     def _apply_git_secret(self, execution: PipelineExecution, namespace: str) -> None:
-        token = execution.pipeline.credential.access_token if execution.pipeline.credential else ""
-        data = {k: base64.b64encode(v.encode()).decode() for k, v in git.auth_env(token).items()}
+        data = {k: base64.b64encode(v.encode()).decode() for k, v in git_auth(execution.pipeline).env().items()}
         name = names.git_secret(execution.pipeline.name)
         body = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "data": data,
                 "metadata": {"name": name, "namespace": namespace}}  # fmt: skip

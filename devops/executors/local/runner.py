@@ -31,7 +31,7 @@ from devops.executors.environment import (
 from devops.logs import StepLogWriter, get_live_log, get_log_store, log_key
 from devops.models import PipelineExecution, RegistryCredential, StepRun
 from devops.pipeline_config import PipelineSpec, Stage, Step
-from devops.scm import git
+from devops.scm.access import git_auth
 from devops.selectors import project_settings
 from devops.states import State
 
@@ -110,9 +110,9 @@ class ExecutionRunner:
             path.mkdir(parents=True, mode=0o700)
         ex = self.execution
         self.settings = project_settings(ex.project_id)
-        token = ex.pipeline.credential.access_token if ex.pipeline.credential else ""
-        self.clone = CloneSource(ex.repository_url, ex.commit, ex.branch, git.auth_env(token))
-        self.secrets = SecretBook.for_execution(ex, extra=git.secret_forms(token))
+        auth = git_auth(ex.pipeline)
+        self.clone = CloneSource(ex.repository_url, ex.commit, ex.branch, auth.env())
+        self.secrets = SecretBook.for_execution(ex, extra=auth.secret_forms())
         self.registry_auth = {
             c.registry: (c.username, c.password) for c in RegistryCredential.objects.filter(project_id=ex.project_id)
         }
