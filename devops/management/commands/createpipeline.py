@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from devops.executors.environment import repo_name
+from devops.models.scm import Provider
 from devops.services import ensure_pipeline, ensure_project
 
 
@@ -19,7 +20,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--project", required=True)
         parser.add_argument("--repo", required=True)
-        parser.add_argument("--provider", default="git", choices=["github", "gitlab", "bitbucket", "gitea", "git"])
+        parser.add_argument("--provider", default="git", choices=[value for value, _ in Provider.choices])
+        parser.add_argument("--poll", action="store_true", help="poll the repository for new commits (plain git)")
         parser.add_argument("--name")
         parser.add_argument("--json", action="store_true")
 
@@ -27,9 +29,10 @@ class Command(BaseCommand):
         project = ensure_project(opts["project"])
         name = opts["name"] or re.sub(r"[^a-z0-9-]+", "-", repo_name(opts["repo"]).lower()).strip("-")
         pipeline, created = ensure_pipeline(project, name, opts["repo"], opts["provider"])
-        if pipeline.provider != opts["provider"]:
+        if (pipeline.provider, pipeline.poll) != (opts["provider"], opts["poll"] or pipeline.poll):
             pipeline.provider = opts["provider"]
-            pipeline.save(update_fields=["provider"])
+            pipeline.poll = opts["poll"] or pipeline.poll
+            pipeline.save(update_fields=["provider", "poll"])
         data = {
             "id": pipeline.pk,
             "project": project.name,
@@ -37,6 +40,7 @@ class Command(BaseCommand):
             "created": created,
             "webhook_url": f"{settings.PUBLIC_URL.rstrip('/')}/hooks/pipelines/{pipeline.pk}/",
             "webhook_secret": pipeline.webhook_secret,
+            "poll": pipeline.poll,
         }
         if opts["json"]:
             self.stdout.write(json.dumps(data, indent=2))

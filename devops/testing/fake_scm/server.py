@@ -39,6 +39,7 @@ class FakeRepo:
     admins: set[str] = field(default_factory=set)  # logins that may add webhooks
     readers: set[str] = field(default_factory=set)
     repo_id: int = 0
+    private: bool = False  # a private repository needs a user's token to clone over HTTP
     hooks: dict[str, dict[str, Any]] = field(default_factory=dict)  # remote id -> hook config
     statuses: list[dict[str, Any]] = field(default_factory=list)  # commit statuses in arrival order
 
@@ -101,6 +102,9 @@ Handler = Callable[["FakeScm", Request], Reply]
 ROUTES: dict[str, list[tuple[str, re.Pattern[str], Handler]]] = {}
 
 
+_SMART_HTTP = re.compile(r"^/(?P<repo>.+?)\.git/(?P<rest>info/refs|git-upload-pack|git-receive-pack)$")
+
+
 def route(provider: str, method: str, pattern: str) -> Callable[[Handler], Handler]:
     """Register ``handler`` for ``method`` on a path matching ``pattern`` (anchored, no query)."""
 
@@ -132,6 +136,7 @@ class FakeScm:
         self.oauth_clients: dict[str, str] = {}  # client id -> secret
         self.token_lifetime: int | None = 7200  # seconds in token answers; None: tokens do not expire
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.clone_users: list[str] = []  # Basic-auth user names that cloned a private repository
         self.lock = threading.RLock()
         self._next_id = 1000
         self._httpd: ThreadingHTTPServer | None = None
@@ -229,6 +234,9 @@ class FakeScm:
         lower = {k.lower(): v for k, v in headers.items()}
         with self.lock:
             self.requests.append((method, parts.path, lower))
+        smart = _SMART_HTTP.match(parts.path)
+        if smart:
+            return self.serve_git(smart.group("repo"), smart.group("rest"), parts.query, method, lower, body)
         for route_method, pattern, handler in ROUTES[self.provider]:
             match = pattern.match(parts.path)
             if match and route_method == method:
@@ -239,6 +247,53 @@ class FakeScm:
                 except Exception as exc:  # noqa: BLE001 - a fake must answer, and say what broke
                     return error(500, f"fake {self.provider} handler failed: {exc!r}")
         return error(404, f"Not Found ({method} {parts.path})")
+
+    def repo_for_clone_path(self, path: str) -> FakeRepo | None:
+        """``owner/name`` (``scm/proj/slug`` for Bitbucket Server) as in the repository's clone URL."""
+        wanted = path.lower().removeprefix("scm/")
+        return next((r for r in self.repos.values() if r.full_name.lower() == wanted), None)
+
+    def serve_git(self, repo_path: str, rest: str, query: str, method: str, headers: dict[str, str],
+                  body: bytes) -> Reply:
+        """Git's smart HTTP protocol through the real ``git http-backend`` (read-only: fetch and clone).
+
+        A private repository asks for Basic auth whose password is a user's token; the user name
+        used is recorded in ``clone_users`` so tests can check each provider's token user name.
+        """
+        repo = self.repo_for_clone_path(repo_path)
+        if repo is None or rest == "git-receive-pack" or query.startswith("service=git-receive-pack"):
+            return error(404, "Repository not found")
+        if repo.private:
+            auth = headers.get("authorization", "")
+            import base64
+
+            scheme, _, value = auth.partition(" ")
+            user, _, password = (base64.b64decode(value).decode() if scheme.lower() == "basic" else "").partition(":")
+            if not any(password and secrets.compare_digest(u.token, password) for u in self.users.values()):
+                return Reply(401, raw=b"Authentication required",
+                             headers={"WWW-Authenticate": 'Basic realm="fake"', "Content-Type": "text/plain"})
+            self.clone_users.append(user)
+        env = {
+            "GIT_PROJECT_ROOT": str(repo.path.parent), "GIT_HTTP_EXPORT_ALL": "1",
+            "PATH_INFO": f"/{repo.path.name}/{rest}", "REQUEST_METHOD": method, "QUERY_STRING": query,
+            "CONTENT_TYPE": headers.get("content-type", ""), "CONTENT_LENGTH": str(len(body)),
+            "GIT_PROTOCOL": headers.get("git-protocol", ""), "PATH": "/usr/bin:/bin",
+        }  # fmt: skip
+        if headers.get("content-encoding") == "gzip":
+            import gzip
+
+            body = gzip.decompress(body)
+            env["CONTENT_LENGTH"] = str(len(body))
+        proc = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, check=False)
+        head, _, payload = proc.stdout.partition(b"\r\n\r\n")
+        status, reply_headers = 200, {}
+        for line in head.decode(errors="replace").split("\r\n"):
+            key, _, value = line.partition(":")
+            if key.lower() == "status":
+                status = int(value.split()[0])
+            elif key:
+                reply_headers[key.strip()] = value.strip()
+        return Reply(status, raw=payload, headers=reply_headers)
 
     def calls(self, method: str, path_regex: str) -> list[dict[str, str]]:
         """Headers of the recorded requests matching ``method`` and the path regex."""
