@@ -12,3 +12,5 @@ class DevopsConfig(AppConfig):
 
         status.register()
         registration.register()
+        # Signal receivers: deleting a schedule (or its pipeline) removes its beat task.
+        from devops import schedules  # noqa: F401

@@ -148,3 +148,22 @@ def read_pipeline_file(mirror: Path, sha: str) -> tuple[str, str] | None:
         if name in listing:
             return name, _git(["show", f"{sha}:{name}"], cwd=mirror)
     return None
+
+
+def ls_remote(
+    url: str, token: str | None = None, username: str = "x-access-token", timeout: float = 60
+) -> dict[str, str]:
+    """Every branch and tag of ``url``: {"refs/heads/main": sha, "refs/tags/v1": sha}. Annotated tags
+    are peeled to their commit, so a tag's value is what a build of it would check out."""
+    out = _git(["ls-remote", "--heads", "--tags", "--", url], token=token, username=username, timeout=timeout)
+    refs: dict[str, str] = {}
+    peeled: dict[str, str] = {}
+    for line in out.splitlines():
+        sha, _, ref = line.partition("\t")
+        if not SHA_RE.match(sha) or not ref.startswith(("refs/heads/", "refs/tags/")):
+            continue
+        if ref.endswith("^{}"):
+            peeled[ref[:-3]] = sha
+        else:
+            refs[ref] = sha
+    return {ref: peeled.get(ref, sha) for ref, sha in refs.items()}
