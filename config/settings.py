@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "django_celery_beat",
+    "social_django",
     "devops.apps.DevopsConfig",
 ]
 
@@ -58,6 +59,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Sign-in failures (provider not enabled, state mismatch, refused code) become 4xx pages, not 500s.
+    "social_django.middleware.SocialAuthExceptionMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -170,6 +173,36 @@ MAINTENANCE_INTERVAL_SECONDS = env.float("MAINTENANCE_INTERVAL_SECONDS", default
 POLL_INTERVAL_SECONDS = env.float("POLL_INTERVAL_SECONDS", default=60)
 # Provider webhook bodies above this are refused with 413 (GitHub caps its own at 25 MB).
 WEBHOOK_MAX_BYTES = env.int("WEBHOOK_MAX_BYTES", default=5 * 1024 * 1024)
+
+# --- Sign-in with a source code provider (social-auth) -----------------------------------------------
+# Client ids and secrets are NOT settings: each backend reads its enabled SourceCodeProviderConfig row
+# per request (devops/scm/social.py), so providers are enabled in the admin without a restart.
+AUTHENTICATION_BACKENDS = [
+    "devops.scm.social.GithubBackend",
+    "devops.scm.social.GitLabBackend",
+    "devops.scm.social.BitbucketBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+SOCIAL_AUTH_URL_NAMESPACE = "social"
+SOCIAL_AUTH_PIPELINE = (
+    # social-core's default steps (no association by email: an address is not proof of identity) ...
+    "social_core.pipeline.social_auth.social_details",
+    "social_core.pipeline.social_auth.social_names",
+    "social_core.pipeline.social_auth.social_uid",
+    "social_core.pipeline.social_auth.auth_allowed",
+    "social_core.pipeline.social_auth.social_user",
+    "social_core.pipeline.user.get_username",
+    "social_core.pipeline.user.create_user",
+    "social_core.pipeline.social_auth.associate_user",
+    "social_core.pipeline.social_auth.load_extra_data",
+    "social_core.pipeline.user.user_details",
+    # ... then keep the token (encrypted) as the user's credential and sync their repositories on commit.
+    "devops.scm.social.store_credential",
+)
+SOCIAL_AUTH_LOGIN_REDIRECT_URL = env("SOCIAL_AUTH_LOGIN_REDIRECT_URL", default="/")
+SOCIAL_AUTH_REDIRECT_IS_HTTPS = env.bool("SOCIAL_AUTH_REDIRECT_IS_HTTPS", default=PUBLIC_URL.startswith("https://"))
+# Failures are answered by the middleware with a 4xx page even when DEBUG is on.
+SOCIAL_AUTH_RAISE_EXCEPTIONS = False
 
 LOGGING = {
     "version": 1,

@@ -5,4 +5,6 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("hooks/", include("devops.webhooks.urls")),
+    # Sign in with GitHub / GitLab / Bitbucket: POST auth/login/<backend>/, callback auth/complete/<backend>/.
+    path("auth/", include("social_django.urls", namespace="social")),
 ]
