@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .base import HookEvent, hmac_sha256_hex, require_equal
-from .github import GitHub, load_payload, optional, pull_request_event, push_event
+from .github import GitHub, load_payload, optional, pull_request_event, push_event, require_secret
 from .http import ApiClient
 from .registry import register
 
@@ -45,6 +45,7 @@ class Gitea(GitHub):
         return "x-gitea-event" in headers or "x-gogs-event" in headers
 
     def verify(self, headers: Mapping[str, str], body: bytes, secret: str) -> None:
+        require_secret(secret)
         signature = headers.get("x-gitea-signature") or headers.get("x-gogs-signature")
         require_equal(hmac_sha256_hex(secret, body), signature, "X-Gitea-Signature")
 

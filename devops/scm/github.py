@@ -87,6 +87,12 @@ def optional(data: Mapping[str, Any], path: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+def require_secret(secret: str) -> None:
+    """An empty key would let anyone sign a delivery: refuse rather than compare."""
+    if not secret:
+        raise WebhookRejected(401, "the pipeline has no webhook secret to verify deliveries with")
+
+
 def checked_ref(name: str, what: str, label: str) -> str:
     if not name or len(name) > 255 or _BAD_REF.search(name):
         raise WebhookRejected(400, f"{label} delivery: invalid {what} name {name!r}")
@@ -262,6 +268,7 @@ class GitHub(ScmProvider):
         return "x-github-event" in headers and "x-gitea-event" not in headers and "x-gogs-event" not in headers
 
     def verify(self, headers: Mapping[str, str], body: bytes, secret: str) -> None:
+        require_secret(secret)
         require_equal("sha256=" + hmac_sha256_hex(secret, body), headers.get("x-hub-signature-256"),
                       "X-Hub-Signature-256")
 

@@ -47,6 +47,13 @@ def test_every_fixture_verifies_with_its_secret_and_no_other(name: str) -> None:
     assert missing.value.status == 401 and missing.value.message == "missing X-Hub-Signature-256"
 
 
+def test_an_empty_secret_verifies_nothing() -> None:
+    headers, body = delivery("push", secret="")
+    with pytest.raises(WebhookRejected) as exc:
+        GitHub().verify(headers, body, "")
+    assert exc.value.status == 401
+
+
 def test_signature_matches_githubs_documented_test_vector() -> None:
     expected = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
     GitHub().verify({"x-hub-signature-256": expected}, b"Hello, World!", "It's a Secret to Everybody")
