@@ -100,7 +100,8 @@ def test_non_matching_tag_or_image_records_nothing(hooked):
     _, _, token = hooked
     headers, body = fixture("harbor", "push_artifact")
     wrong_tag = copy.deepcopy(body)
-    wrong_tag["event_data"]["resources"][0].update(tag="latest", resource_url="harbor.example.com/library/webapp:latest")
+    resource = wrong_tag["event_data"]["resources"][0]
+    resource.update(tag="latest", resource_url="harbor.example.com/library/webapp:latest")
     response = post(token, headers, wrong_tag)
     assert response.status_code == 202
     assert response.json()["matched"] == 0
