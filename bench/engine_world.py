@@ -50,6 +50,7 @@ class World:
         self.db_created = False
         self.observer: Observer | None = None
         self.trace_file = self.tmp / "tasks.trace"
+        self.queues = "engine,runner,hooks,maintenance"
 
     def environment(self) -> None:
         env = os.environ
@@ -108,7 +109,7 @@ class World:
             head = [sys.executable, str(REPO / "bench" / "traced_worker.py"), str(self.trace_file)]
         argv = [
             *head,
-            "-Q", "engine,runner,hooks,maintenance", "-P", "threads", "-c", str(self.args.worker_concurrency),
+            "-Q", self.queues, "-P", "threads", "-c", str(self.args.worker_concurrency),
             "--without-gossip", "--without-mingle", "-l", "warning", "-n", f"bench-{os.getpid()}@%h",
         ]  # fmt: skip
         with open(self.worker_log, "ab") as out:

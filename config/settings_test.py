@@ -18,3 +18,10 @@ os.environ.setdefault("LOCAL_REGISTRY", "127.0.0.1:5055")
 from .settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Test sessions run side by side on one Redis (a developer's run next to CI, parallel helpers): each
+# session and the worker it starts (which inherits this variable) use their own key prefix, so one
+# session's worker never takes another's tasks (it would not find their rows in its database).
+_session = os.environ.setdefault("DEVOPS_TEST_SESSION", str(os.getpid()))
+if CELERY_BROKER_URL.startswith("redis"):  # noqa: F405
+    CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS, "global_keyprefix": f"t{_session}:"}  # noqa: F405

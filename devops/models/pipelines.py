@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from django.db import models
 
@@ -47,6 +48,21 @@ class Pipeline(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project.name}/{self.name}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """A full save of an existing row leaves the fields the service itself keeps alone: a form or
+        a stale instance would otherwise put back an old run counter or forget the remote webhook."""
+        if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
+            kwargs["update_fields"] = [
+                f.name for f in self._meta.concrete_fields if not f.primary_key and f.name not in SYSTEM_FIELDS
+            ]
+        super().save(*args, **kwargs)
+
+
+# Written only with targeted UPDATEs by the engine, the webhook registration and the poller.
+SYSTEM_FIELDS = frozenset(
+    {"next_run", "last_run_state", "last_run_at", "scheduled_nodes", "remote_webhook_id", "polled_heads", "polled_at"}
+)
 
 
 class PipelineTemplate(models.Model):

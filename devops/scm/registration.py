@@ -33,7 +33,8 @@ def wants_webhook(pipeline: Pipeline) -> bool:
 def sync_webhook(pipeline_id: int) -> str:
     """Make the remote webhook match the triggers; returns what was done (for logs and tests)."""
     with transaction.atomic():
-        pipeline = Pipeline.objects.select_for_update().select_related("credential").filter(pk=pipeline_id).first()
+        locked = Pipeline.objects.select_for_update(of=("self",)).select_related("credential")
+        pipeline = locked.filter(pk=pipeline_id).first()
         if pipeline is None:
             return "gone"
         if not can_use_api(pipeline):
