@@ -196,4 +196,4 @@ def store_credential(
 
     credential_id = credential.pk
     transaction.on_commit(lambda: tasks.sync_repositories.delay(credential_id))
-    return {"scm_credential": credential}
+    return None

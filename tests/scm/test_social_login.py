@@ -181,6 +181,22 @@ def test_disabled_or_missing_configuration_is_a_clear_403(provider: str, make_fa
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("provider,authorize", [
+    ("github", "https://github.com/login/oauth/authorize"),
+    ("gitlab", "https://gitlab.com/oauth/authorize"),
+    ("bitbucket", "https://bitbucket.org/site/oauth2/authorize"),
+])
+def test_an_empty_host_means_the_public_service(provider: str, authorize: str) -> None:
+    SourceCodeProviderConfig.objects.create(provider=provider, client_id="public-id", client_secret="s3cr3t-value",
+                                            enabled=True)
+    response, query = begin(Client(), BACKENDS[provider])
+    assert response.status_code == 302
+    assert response["Location"].startswith(authorize + "?")
+    assert query["client_id"] == "public-id"
+    assert "s3cr3t-value" not in response["Location"]
+
+
+@pytest.mark.django_db
 def test_provider_disabled_between_redirect_and_callback(make_fake: Callable[..., Any]) -> None:
     fake, config = make_fake("gitlab")
     client = Client()
