@@ -45,6 +45,8 @@ DESCRIPTION_MAX = 255
 
 def signature_check(headers: Mapping[str, str], body: bytes, secret: str) -> None:
     """``X-Hub-Signature: sha256=<hex HMAC-SHA256 of the body>`` (Bitbucket Cloud and Data Center)."""
+    if not secret:  # anyone can compute an HMAC keyed with the empty string
+        raise WebhookRejected(401, "the pipeline has no webhook secret: deliveries cannot be verified")
     expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     given = headers.get("x-hub-signature")
     if given and given.strip().lower().startswith("sha256="):

@@ -161,6 +161,8 @@ class GitLab(ScmProvider):
         return "x-gitlab-event" in headers
 
     def verify(self, headers: Mapping[str, str], body: bytes, secret: str) -> None:
+        if not secret:  # an empty expected token would accept an empty header
+            raise WebhookRejected(401, "the pipeline has no webhook secret: deliveries cannot be verified")
         require_equal(secret, headers.get("x-gitlab-token"), "X-Gitlab-Token")
 
     def parse(self, headers: Mapping[str, str], body: bytes) -> HookEvent:
