@@ -62,21 +62,21 @@ def test_every_fixture_verifies_with_its_secret_and_no_other(name: str) -> None:
 
 
 def test_an_empty_secret_verifies_nothing() -> None:
-    headers, body = delivery("repo_push", secret="")
+    headers, body = delivery("push", secret="")
     with pytest.raises(WebhookRejected) as exc:
         BitbucketCloud().verify(headers, body, "")
     assert exc.value.status == 401
 
 
 def test_a_body_changed_after_signing_is_rejected() -> None:
-    headers, body = delivery("repo_push")
+    headers, body = delivery("push")
     with pytest.raises(WebhookRejected) as exc:
         BitbucketCloud().verify(headers, body.replace(b'"main"', b'"evil"'), SECRET)
     assert exc.value.status == 401
 
 
 def test_signature_hex_case_does_not_matter() -> None:
-    headers, body = delivery("repo_push")
+    headers, body = delivery("push")
     headers["x-hub-signature"] = "sha256=" + headers["x-hub-signature"][7:].upper()
     BitbucketCloud().verify(headers, body, SECRET)
 
@@ -91,32 +91,32 @@ def test_detection_picks_bitbucket_cloud_not_server(name: str) -> None:
 
 
 def test_push_to_a_branch() -> None:
-    event = BitbucketCloud().parse(*delivery("repo_push"))
+    event = BitbucketCloud().parse(*delivery("push"))
     assert event.kind == "push" and event.branch == "main" and event.tag == ""
     assert event.commit == HEAD  # push payloads carry full hashes
     assert event.message.startswith("Add the login page\n")
     assert event.author == "jdoe"
     assert event.repository == "acme/app"
-    assert event.delivery_id == HEADERS["repo_push"]["X-Request-UUID"]
+    assert event.delivery_id == HEADERS["push"]["X-Request-UUID"]
 
 
 def test_push_of_a_tag() -> None:
-    event = BitbucketCloud().parse(*delivery("repo_push_tag"))
+    event = BitbucketCloud().parse(*delivery("push_tag"))
     assert event.kind == "tag" and event.tag == "v1.2.0" and event.branch == ""
     assert event.commit == HEAD
 
 
 def test_a_deleted_branch_is_ignored() -> None:
-    event = BitbucketCloud().parse(*delivery("repo_push_deleted"))
+    event = BitbucketCloud().parse(*delivery("push_deleted"))
     assert event.kind == "ignored" and event.reason == "feature/login was deleted"
 
 
 def test_the_first_change_that_has_a_new_ref_is_built() -> None:
     def prepend_deletion(data: dict) -> None:
-        deleted = json.loads((FIXTURES / "repo_push_deleted.json").read_text())["push"]["changes"][0]
+        deleted = json.loads((FIXTURES / "push_deleted.json").read_text())["push"]["changes"][0]
         data["push"]["changes"].insert(0, deleted)
 
-    event = BitbucketCloud().parse(*changed("repo_push", prepend_deletion))
+    event = BitbucketCloud().parse(*changed("push", prepend_deletion))
     assert event.kind == "push" and event.branch == "main"
 
 
@@ -153,7 +153,7 @@ def test_other_events_are_ignored(key: str) -> None:
 
 
 def test_delivery_id_falls_back_to_a_digest_of_the_body() -> None:
-    headers, body = delivery("repo_push")
+    headers, body = delivery("push")
     headers.pop("x-request-uuid")
     assert BitbucketCloud().parse(headers, body).delivery_id == "sha256-" + hashlib.sha256(body).hexdigest()
 
@@ -161,11 +161,11 @@ def test_delivery_id_falls_back_to_a_digest_of_the_body() -> None:
 @pytest.mark.parametrize(
     ("name", "change", "message"),
     [
-        ("repo_push", lambda d: d.pop("push"), "missing field push.changes"),
-        ("repo_push", lambda d: d["push"].update(changes={}), "push.changes is not a list"),
-        ("repo_push", lambda d: d["push"]["changes"][0]["new"].pop("name"), "missing field name"),
-        ("repo_push", lambda d: d["push"]["changes"][0]["new"]["target"].update(hash="zz"), "not a commit id"),
-        ("repo_push", lambda d: d["push"]["changes"][0]["new"].update(name="a b"), "invalid branch name"),
+        ("push", lambda d: d.pop("push"), "missing field push.changes"),
+        ("push", lambda d: d["push"].update(changes={}), "push.changes is not a list"),
+        ("push", lambda d: d["push"]["changes"][0]["new"].pop("name"), "missing field name"),
+        ("push", lambda d: d["push"]["changes"][0]["new"]["target"].update(hash="zz"), "not a commit id"),
+        ("push", lambda d: d["push"]["changes"][0]["new"].update(name="a b"), "invalid branch name"),
         ("pullrequest_created", lambda d: d["pullrequest"].pop("id"), "missing field id"),
         ("pullrequest_created", lambda d: d["pullrequest"]["source"]["commit"].update(hash="xyz"), "not a commit id"),
         ("pullrequest_created", lambda d: d["pullrequest"]["destination"].pop("branch"), "destination.branch.name"),
@@ -179,7 +179,7 @@ def test_malformed_deliveries_are_a_400(name: str, change, message: str) -> None
 
 @pytest.mark.parametrize("body", [b"not json", b"[]", b""])
 def test_a_body_that_is_not_a_json_object_is_a_400(body: bytes) -> None:
-    headers, _ = delivery("repo_push")
+    headers, _ = delivery("push")
     with pytest.raises(WebhookRejected) as exc:
         BitbucketCloud().parse(headers, body)
     assert exc.value.status == 400

@@ -60,7 +60,7 @@ def test_every_fixture_verifies_with_its_secret_and_no_other(name: str) -> None:
 
 
 def test_an_empty_secret_verifies_nothing() -> None:
-    headers, body = delivery("refs_changed_branch_update", secret="")
+    headers, body = delivery("push", secret="")
     with pytest.raises(WebhookRejected) as exc:
         BitbucketServer().verify(headers, body, "")
     assert exc.value.status == 401
@@ -87,34 +87,34 @@ def test_ping() -> None:
 
 
 def test_push_updating_a_branch() -> None:
-    event = BitbucketServer().parse(*delivery("refs_changed_branch_update"))
+    event = BitbucketServer().parse(*delivery("push"))
     assert event.kind == "push" and event.branch == "master" and event.commit == NEW
     assert event.author == "admin" and event.repository == "PROJ/app"
-    assert event.delivery_id == HEADERS["refs_changed_branch_update"]["X-Request-Id"]
+    assert event.delivery_id == HEADERS["push"]["X-Request-Id"]
 
 
 def test_push_adding_a_branch() -> None:
-    event = BitbucketServer().parse(*delivery("refs_changed_branch_add"))
+    event = BitbucketServer().parse(*delivery("push_branch_created"))
     assert event.kind == "push" and event.branch == "feature/login" and event.commit == NEW
 
 
 def test_push_of_a_tag_leaves_the_commit_to_be_resolved() -> None:
-    event = BitbucketServer().parse(*delivery("refs_changed_tag"))
+    event = BitbucketServer().parse(*delivery("push_tag"))
     assert event.kind == "tag" and event.tag == "v1.2.0" and event.branch == ""
     assert event.commit == ""  # toHash may be an annotated tag object, not a commit
 
 
 def test_a_deleted_branch_is_ignored() -> None:
-    event = BitbucketServer().parse(*delivery("refs_changed_delete"))
+    event = BitbucketServer().parse(*delivery("push_deleted"))
     assert event.kind == "ignored" and event.reason == "branch feature/login was deleted"
 
 
 def test_a_push_that_deletes_one_ref_and_updates_another_builds_the_update() -> None:
     def add_update(data: dict) -> None:
-        update = json.loads((FIXTURES / "refs_changed_branch_update.json").read_text())["changes"][0]
+        update = json.loads((FIXTURES / "push.json").read_text())["changes"][0]
         data["changes"].append(update)
 
-    event = BitbucketServer().parse(*changed("refs_changed_delete", add_update))
+    event = BitbucketServer().parse(*changed("push_deleted", add_update))
     assert event.kind == "push" and event.branch == "master"
 
 
@@ -144,7 +144,7 @@ def test_other_events_are_ignored(key: str) -> None:
 
 
 def test_delivery_id_falls_back_to_a_digest_of_the_body() -> None:
-    headers, body = delivery("refs_changed_branch_update")
+    headers, body = delivery("push")
     headers.pop("x-request-id")
     assert BitbucketServer().parse(headers, body).delivery_id == "sha256-" + hashlib.sha256(body).hexdigest()
 
@@ -152,11 +152,11 @@ def test_delivery_id_falls_back_to_a_digest_of_the_body() -> None:
 @pytest.mark.parametrize(
     ("name", "change", "message"),
     [
-        ("refs_changed_branch_update", lambda d: d.pop("changes"), "missing field changes"),
-        ("refs_changed_branch_update", lambda d: d["changes"][0].pop("toHash"), "missing field toHash"),
-        ("refs_changed_branch_update", lambda d: d["changes"][0].update(toHash="abc"), "not a commit id"),
-        ("refs_changed_branch_update", lambda d: d["changes"][0]["ref"].update(displayId="x..y"), "invalid branch"),
-        ("refs_changed_branch_update", lambda d: d["changes"].append(1), None),  # the first change still builds
+        ("push", lambda d: d.pop("changes"), "missing field changes"),
+        ("push", lambda d: d["changes"][0].pop("toHash"), "missing field toHash"),
+        ("push", lambda d: d["changes"][0].update(toHash="abc"), "not a commit id"),
+        ("push", lambda d: d["changes"][0]["ref"].update(displayId="x..y"), "invalid branch"),
+        ("push", lambda d: d["changes"].append(1), None),  # the first change still builds
         ("pr_opened", lambda d: d["pullRequest"].pop("id"), "missing field id"),
         ("pr_opened", lambda d: d["pullRequest"]["fromRef"].pop("latestCommit"), "fromRef.latestCommit"),
         ("pr_opened", lambda d: d["pullRequest"].pop("toRef"), "missing field toRef"),
@@ -173,7 +173,7 @@ def test_malformed_deliveries_are_a_400(name: str, change, message: str | None) 
 
 @pytest.mark.parametrize("body", [b"not json", b"[]", b""])
 def test_a_body_that_is_not_a_json_object_is_a_400(body: bytes) -> None:
-    headers, _ = delivery("refs_changed_branch_update")
+    headers, _ = delivery("push")
     with pytest.raises(WebhookRejected) as exc:
         BitbucketServer().parse(headers, body)
     assert exc.value.status == 400

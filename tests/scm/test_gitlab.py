@@ -66,7 +66,7 @@ def test_push_to_a_branch() -> None:
     assert event.message == "fixed readme\n"  # the commit that is the push's head, not the first listed
     assert event.author == "jsmith"
     assert event.repository == "acme/platform/app"
-    assert event.delivery_id == HEADERS["push"]["Idempotency-Key"]
+    assert event.delivery_id == HEADERS["push"]["X-Gitlab-Event-UUID"]
 
 
 def test_a_deleted_branch_is_ignored() -> None:
@@ -142,8 +142,9 @@ def test_other_events_are_ignored(event_name: str) -> None:
 
 def test_delivery_id_prefers_the_retry_stable_header() -> None:
     headers, body = delivery("push")
-    assert GitLab().parse(headers, body).delivery_id == HEADERS["push"]["Idempotency-Key"]
-    headers.pop("idempotency-key")  # GitLab before 17.4
+    headers["idempotency-key"] = "3e1d2c4b-5a69-4788-9b0a-c1d2e3f4a500"  # GitLab 17.4 and later
+    assert GitLab().parse(headers, body).delivery_id == "3e1d2c4b-5a69-4788-9b0a-c1d2e3f4a500"
+    headers.pop("idempotency-key")
     assert GitLab().parse(headers, body).delivery_id == HEADERS["push"]["X-Gitlab-Event-UUID"]
     headers.pop("x-gitlab-event-uuid")
     assert GitLab().parse(headers, body).delivery_id == HEADERS["push"]["X-Gitlab-Webhook-UUID"]
