@@ -76,7 +76,7 @@ def test_a_deleted_branch_is_ignored() -> None:
 
 
 def test_an_annotated_tag_builds_the_commit_it_points_at() -> None:
-    event = GitLab().parse(*delivery("tag_push"))
+    event = GitLab().parse(*delivery("push_tag"))
     assert event.kind == "tag" and event.tag == "v1.0.0" and event.branch == ""
     # ``after`` is the tag object; ``checkout_sha`` the commit.
     assert event.commit == "82b3d5ae55f7080f1e6022629cdb57bfae7cccc7"
@@ -84,7 +84,7 @@ def test_an_annotated_tag_builds_the_commit_it_points_at() -> None:
 
 
 def test_a_deleted_tag_is_ignored() -> None:
-    headers, body = delivery("tag_push")
+    headers, body = delivery("push_tag")
     data = json.loads(body)
     data.update(before=data["after"], after="0" * 40, checkout_sha=None)
     event = GitLab().parse(headers, json.dumps(data).encode())
