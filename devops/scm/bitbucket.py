@@ -22,7 +22,18 @@ from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from .base import HookEvent, ProviderError, RepoInfo, ScmProvider, StatusState, TokenSet, WebhookRejected, require_equal
-from .gitlab import SHA, body_digest, checked_ref, checked_sha, field, load_json, optional, token_set, url_path
+from .gitlab import (
+    SHA,
+    body_digest,
+    checked_ref,
+    checked_sha,
+    field,
+    load_json,
+    optional,
+    shown_url,
+    token_set,
+    url_path,
+)
 from .http import MAX_PAGES, ApiClient
 from .registry import register
 
@@ -170,7 +181,7 @@ class BitbucketCloud(ScmProvider):
     def repo_path(self, repository_url: str) -> str:
         segments = url_path(repository_url, self.host, LABEL)
         if len(segments) < 2 or not all(_SLUG.match(s) and s not in (".", "..") for s in segments[:2]):
-            raise ProviderError(f"{LABEL}: {repository_url!r} is not a workspace/repository URL")
+            raise ProviderError(f"{LABEL}: {shown_url(repository_url)} is not a workspace/repository URL")
         return "/".join(segments[:2])  # a web URL may go on (/src/main/...)
 
     @staticmethod

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from .base import HookEvent, ProviderError, RepoInfo, ScmProvider, StatusState, TokenSet, WebhookRejected
 from .bitbucket import signature_check
-from .gitlab import SHA, body_digest, checked_ref, checked_sha, field, load_json, optional, url_path
+from .gitlab import SHA, body_digest, checked_ref, checked_sha, field, load_json, optional, shown_url, url_path
 from .http import MAX_PAGES, ApiClient
 from .registry import register
 
@@ -140,7 +140,7 @@ class BitbucketServer(ScmProvider):
         elif len(segments) == 2:
             pair = segments
         if len(pair) != 2 or not _KEY.match(pair[0]) or not _SLUG.match(pair[1]) or ".." in "/".join(pair):
-            raise ProviderError(f"{LABEL}: {repository_url!r} is not a project/repository URL")
+            raise ProviderError(f"{LABEL}: {shown_url(repository_url)} is not a project/repository URL")
         key = pair[0] if pair[0].startswith("~") else pair[0].upper()
         return f"{key}/{pair[1]}"
 

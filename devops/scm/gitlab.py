@@ -103,6 +103,11 @@ def delivery_id(headers: Mapping[str, str]) -> str:
 
 
 # --- API helpers ---------------------------------------------------------------------------------------
+def shown_url(url: str) -> str:
+    """The URL for a message: a user name and password (or token) in it are never shown."""
+    return repr(re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1***@", url.strip(), flags=re.I))
+
+
 def url_path(repository_url: str, host: str, label: str) -> list[str]:
     """The path segments of a repository URL (https, ssh:// or scp-like ``git@host:path``), without
     ``.git`` and without the host's own path prefix (an instance under a relative URL root)."""
@@ -113,7 +118,7 @@ def url_path(repository_url: str, host: str, label: str) -> list[str]:
     else:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https", "ssh", "git") or not parts.netloc:
-            raise ProviderError(f"{label}: {repository_url!r} is not a repository URL")
+            raise ProviderError(f"{label}: {shown_url(repository_url)} is not a repository URL")
         path = parts.path.strip("/")
         prefix = urlsplit(host).path.strip("/") if host and parts.scheme in ("http", "https") else ""
         if prefix and path.startswith(prefix + "/"):
@@ -240,7 +245,7 @@ class GitLab(ScmProvider):
         if "-" in segments:  # a web URL such as group/name/-/tree/main
             segments = segments[: segments.index("-")]
         if len(segments) < 2 or any(not _SEGMENT.match(s) or s in (".", "..") for s in segments):
-            raise ProviderError(f"{LABEL}: {repository_url!r} is not a group/name repository URL")
+            raise ProviderError(f"{LABEL}: {shown_url(repository_url)} is not a group/name repository URL")
         return "/".join(segments)
 
     @staticmethod
@@ -284,8 +289,8 @@ class GitLab(ScmProvider):
         data = self._client(token).json(
             "GET", f"projects/{self._project(repo)}/repository/branches/{quote(branch, safe='')}"
         )
-        sha = (data or {}).get("commit", {}).get("id") if isinstance(data, dict) else None
-        if not isinstance(sha, str) or not SHA.match(sha):
+        sha = optional(data, "commit.id") if isinstance(data, dict) else ""
+        if not SHA.match(sha):
             raise ProviderError(f"{LABEL}: branch {branch} of {repo} has no head commit")
         return sha
 

@@ -229,6 +229,13 @@ def test_repo_path_refuses_what_is_not_a_project_url(url: str) -> None:
         GitLab().repo_path(url)
 
 
+@pytest.mark.parametrize("provider", ["gitlab", "bitbucket", "bitbucket-server"])
+def test_a_token_in_a_bad_repository_url_is_never_shown(provider: str) -> None:
+    with pytest.raises(ProviderError) as exc:
+        registry.get_provider(provider, "https://git.example.com").repo_path("https://oauth2:glpat-SECRET@host/x")
+    assert "glpat-SECRET" not in str(exc.value) and "***@host" in str(exc.value)
+
+
 def test_api_base_follows_the_host() -> None:
     assert GitLab().api_url == "https://gitlab.com/api/v4"
     assert GitLab("https://git.example.com/").api_url == "https://git.example.com/api/v4"
