@@ -54,6 +54,7 @@ test: $(VENV)/.installed-dev services system-deps lint
 bench: $(VENV)/.installed-dev services
 	$(PY) bench/engine.py
 	$(PY) bench/kubernetes.py
+	$(PY) bench/webhooks.py
 
 clean:
 	rm -rf var

@@ -8,7 +8,9 @@ repository with ``--commits`` commits, one pipeline with push triggers on, the w
 ``runner`` queue: executions are created and admitted, not run — this measures the intake.
 
 The client (this process, on the same 2 cores) sends ``--requests`` distinct signed deliveries
-over ``--concurrency`` keep-alive connections, then replays ``--replays`` of them. Printed:
+over ``--concurrency`` keep-alive connections, then replays ``--replays`` of them. By default the
+worker starts once the load is over, so the latency figures are the intake's own (in production the
+workers run elsewhere); ``--worker-during-load`` runs it on the same two cores meanwhile. Printed:
 
 * requests/s (distinct deliveries / wall time), p50 and p99 latency (request sent -> answer read);
 * answers by status (202 queued, 200 duplicate for the replays);
@@ -39,20 +41,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from engine_util import REPO, log, pct, run  # noqa: E402
 from engine_world import World  # noqa: E402
 
+sys.path.insert(0, str(REPO))
+
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--requests", type=int, default=3000)
     p.add_argument("--replays", type=int, default=300)
-    p.add_argument("--concurrency", type=int, default=16)
+    p.add_argument("--warmup", type=int, default=300)
+    p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--commits", type=int, default=10)
-    p.add_argument("--gunicorn-workers", type=int, default=3)
-    p.add_argument("--threads", type=int, default=4)
+    p.add_argument("--gunicorn-workers", type=int, default=4)
+    p.add_argument("--threads", type=int, default=2)
     p.add_argument("--worker-concurrency", type=int, default=4)
     p.add_argument("--database", default="devops_bench_hooks")
     p.add_argument("--redis", default="redis://127.0.0.1:6379/14")
     p.add_argument("--process-timeout", type=float, default=600)
     p.add_argument("--keep", action="store_true")
+    p.add_argument("--worker-nice", type=int, default=10,
+                   help="niceness of the worker (and the git it runs): the intake answers first, the builds catch up")
+    p.add_argument(
+        "--worker-during-load", action=argparse.BooleanOptionalAction, default=False,
+        help="also run the worker (building executions from the deliveries) on the same cores while they arrive; "
+        "by default it starts after the load, so the figures are the intake's own",
+    )
     args = p.parse_args()
     args.sqlite, args.trace = False, False
     return args
@@ -62,7 +74,7 @@ def make_repo(path: Path, commits: int) -> list[str]:
     git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.invalid", "-C", str(path)]
     run(["git", "init", "-q", "-b", "main", str(path)])
     (path / ".devops.yml").write_text(
-        "stages:\n  - name: build\n    steps:\n      - runScriptConfig: {shellScript: 'true'}\n"
+        "stages:\n  - name: build\n    steps:\n      - runScriptConfig: {image: busybox, shellScript: 'true'}\n"
     )
     shas = []
     for i in range(commits):
@@ -96,6 +108,22 @@ def push_delivery(secret: str, repo_url: str, sha: str) -> tuple[dict[str, str],
         "X-Hub-Signature-256": signature,
     }
     return headers, body
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User+system CPU of the live processes in a process group (gunicorn's master and workers)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def free_port() -> int:
@@ -170,6 +198,12 @@ def send_all(port: int, path: str, deliveries: list[tuple[dict[str, str], bytes]
     return latencies, statuses, time.perf_counter() - start
 
 
+def start_worker(world: World, nice: int) -> None:
+    world.start_worker()
+    assert world.worker is not None
+    os.setpriority(os.PRIO_PGRP, world.worker.pid, nice)  # its own group: the worker and its children
+
+
 def main() -> None:
     args = parse_args()
     world = World(args)
@@ -188,19 +222,26 @@ def main() -> None:
         shas = make_repo(repo, args.commits)
         project = Project.objects.create(name="bench-hooks")
         pipeline = Pipeline.objects.create(project=project, name="hooks", repository_url=str(repo), provider="github")
-        world.start_worker()
+        if args.worker_during_load:
+            start_worker(world, args.worker_nice)
         gunicorn = start_gunicorn(args, free_port(), world.tmp / "gunicorn.log")
         port = int(gunicorn.args[5].rsplit(":", 1)[1])
         path = f"/hooks/pipelines/{pipeline.pk}/"
 
         secret = pipeline.webhook_secret
         deliveries = [push_delivery(secret, str(repo), shas[i % len(shas)]) for i in range(args.requests)]
-        warm = [push_delivery(pipeline.webhook_secret, str(repo), shas[0]) for _ in range(50)]
-        send_all(port, path, warm, args.concurrency)  # gunicorn workers import and connect
+        # Every gunicorn thread imports, connects to PostgreSQL and Redis on its first requests.
+        warm = [push_delivery(pipeline.webhook_secret, str(repo), shas[0]) for _ in range(args.warmup)]
+        send_all(port, path, warm, args.concurrency)
+        server_cpu, client_cpu = group_cpu_seconds(gunicorn.pid), time.process_time()
         latencies, statuses, wall = send_all(port, path, deliveries, args.concurrency)
+        server_cpu = group_cpu_seconds(gunicorn.pid) - server_cpu
+        client_cpu = time.process_time() - client_cpu
         replays = deliveries[: args.replays]
         _, replay_statuses, _ = send_all(port, path, replays, args.concurrency)
 
+        if not args.worker_during_load:
+            start_worker(world, args.worker_nice)
         expected = len(warm) + statuses[202]
         deadline = time.monotonic() + args.process_timeout
         while time.monotonic() < deadline:
@@ -215,9 +256,12 @@ def main() -> None:
         ).most_common(1)
 
         print(f"webhooks: requests={len(latencies)} wall={wall:.2f}s rate={len(latencies) / wall:.0f} req/s "
-              f"p50={pct(latencies, 0.5) * 1000:.1f}ms p99={pct(latencies, 0.99) * 1000:.1f}ms "
-              f"max={max(latencies) * 1000:.1f}ms concurrency={args.concurrency}")
-        print(f"webhooks: answers {dict(statuses)}; replays answered {dict(replay_statuses)}")
+              f"p50={pct(latencies, 0.5) * 1000:.1f}ms p90={pct(latencies, 0.9) * 1000:.1f}ms "
+              f"p99={pct(latencies, 0.99) * 1000:.1f}ms "
+              f"max={max(latencies) * 1000:.1f}ms concurrency={args.concurrency} "
+              f"worker_during_load={args.worker_during_load} worker_nice={args.worker_nice}")
+        print(f"webhooks: answers {dict(statuses)}; replays answered {dict(replay_statuses)}; CPU per request: "
+              f"server {server_cpu / len(latencies) * 1000:.2f}ms client {client_cpu / len(latencies) * 1000:.2f}ms")
         print(f"webhooks: executions created={created} expected={expected} "
               f"(lost={max(0, expected - created)} duplicated={max(0, created - expected)}); "
               f"deliveries {dict(outcomes)} processed within {processed_in:.0f}s; "

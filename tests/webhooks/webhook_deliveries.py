@@ -48,7 +48,7 @@ def _with_delivery_id(provider: str, headers: dict[str, str], delivery_id: str) 
     keys = {
         "github": ["X-GitHub-Delivery"],
         "gitea": ["X-Gitea-Delivery", "X-GitHub-Delivery", "X-Gogs-Delivery"],
-        "gitlab": ["X-Gitlab-Event-UUID"],
+        "gitlab": ["X-Gitlab-Event-UUID", "Idempotency-Key"],
         "bitbucket": ["X-Request-UUID"],
         "bitbucket-server": ["X-Request-Id"],
     }[provider]
