@@ -42,10 +42,9 @@ DESCRIPTION_MAX = 255
 class BitbucketServer(ScmProvider):
     name: ClassVar[str] = "bitbucket-server"
     label: ClassVar[str] = LABEL
-    # The API calls here send ``Bearer``, which every kind of HTTP access token accepts. For git over
-    # HTTPS, Data Center documents a personal token as the *owner's* password and project/repository
-    # tokens as Bearer only, so Basic with this placeholder user name is not enough there.
-    token_username: ClassVar[str] = "x-token-auth"
+    # Empty: git sends the token as ``Authorization: Bearer`` (devops.scm.git.auth_env). Data Center
+    # accepts project and repository HTTP access tokens only that way; a personal token works too.
+    token_username: ClassVar[str] = ""
     social_backend: ClassVar[str | None] = None
 
     @property

@@ -37,13 +37,16 @@ def check_ref_name(name: str, what: str = "branch") -> str:
 
 
 def auth_env(token: str | None, username: str = "x-access-token") -> dict[str, str]:
+    """Git's environment to send ``token``: Basic with ``username``, or Bearer when it is empty
+    (Bitbucket Data Center's project and repository tokens are accepted only as Bearer)."""
     if not token:
         return {}
     basic = base64.b64encode(f"{username}:{token}".encode()).decode()
+    header = f"Basic {basic}" if username else f"Bearer {token}"
     return {
         "GIT_CONFIG_COUNT": "1",
         "GIT_CONFIG_KEY_0": "http.extraHeader",
-        "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+        "GIT_CONFIG_VALUE_0": f"Authorization: {header}",
     }
 
 
@@ -51,6 +54,8 @@ def secret_forms(token: str | None, username: str = "x-access-token") -> list[st
     """The token and the encoded forms git could print, for masking."""
     if not token:
         return []
+    if not username:
+        return [token]
     return [token, base64.b64encode(f"{username}:{token}".encode()).decode()]
 
 

@@ -227,3 +227,15 @@ def bitbucket_user_emails(fake: FakeScm, req: Request) -> Reply:
         "links": {"self": {"href": f"{fake.url}/2.0/user/emails/{user.email}"}},
     }]
     return Reply(200, {"pagelen": 10, "values": values, "page": 1, "size": len(values)})
+
+
+# --- Gitea (OAuth2 provider at /login/oauth/*; errors as 400 with RFC 6749 bodies) ------------------------
+@route("gitea", "POST", r"/login/oauth/access_token")
+def gitea_access_token(fake: FakeScm, req: Request) -> Reply:
+    params = _params(req)
+    if not _client_ok(fake, params.get("client_id"), params.get("client_secret")):
+        return Reply(400, {"error": "unauthorized_client", "error_description": "invalid client credentials"})
+    error, answer = _grant(fake, params)
+    if error:
+        return Reply(400, {"error": error, "error_description": "the grant is invalid or expired"})
+    return Reply(200, answer)

@@ -257,8 +257,9 @@ class FakeScm:
                   body: bytes) -> Reply:
         """Git's smart HTTP protocol through the real ``git http-backend`` (read-only: fetch and clone).
 
-        A private repository asks for Basic auth whose password is a user's token; the user name
-        used is recorded in ``clone_users`` so tests can check each provider's token user name.
+        A private repository asks for Basic auth whose password is a user's token, or that token as
+        Bearer; the user name used (``(bearer)`` for Bearer) is recorded in ``clone_users`` so tests
+        can check how each provider's token is sent.
         """
         repo = self.repo_for_clone_path(repo_path)
         if repo is None or rest == "git-receive-pack" or query.startswith("service=git-receive-pack"):
@@ -268,7 +269,11 @@ class FakeScm:
             import base64
 
             scheme, _, value = auth.partition(" ")
-            user, _, password = (base64.b64decode(value).decode() if scheme.lower() == "basic" else "").partition(":")
+            if scheme.lower() == "bearer":
+                user, password = "(bearer)", value.strip()
+            else:
+                basic = base64.b64decode(value).decode() if scheme.lower() == "basic" else ""
+                user, _, password = basic.partition(":")
             if not any(password and secrets.compare_digest(u.token, password) for u in self.users.values()):
                 return Reply(401, raw=b"Authentication required",
                              headers={"WWW-Authenticate": 'Basic realm="fake"', "Content-Type": "text/plain"})
