@@ -47,6 +47,7 @@ def _beat_schedule(sender: Celery, **kwargs: object) -> None:
             "task": "devops.tasks.maintenance_sync_clusters",
             "schedule": settings.KUBERNETES_SYNC_SECONDS,
         },
+        "retry-deliveries": {"task": "devops.tasks.maintenance_retry_deliveries", "schedule": 30.0},
         "poll-repositories": {
             "task": "devops.tasks.maintenance_poll_repositories",
             "schedule": settings.POLL_INTERVAL_SECONDS,

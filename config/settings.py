@@ -173,6 +173,8 @@ MAINTENANCE_INTERVAL_SECONDS = env.float("MAINTENANCE_INTERVAL_SECONDS", default
 POLL_INTERVAL_SECONDS = env.float("POLL_INTERVAL_SECONDS", default=60)
 # Provider webhook bodies above this are refused with 413 (GitHub caps its own at 25 MB).
 WEBHOOK_MAX_BYTES = env.int("WEBHOOK_MAX_BYTES", default=5 * 1024 * 1024)
+# A delivery still unprocessed after this long is enqueued again (its task was lost).
+DELIVERY_RETRY_SECONDS = env.float("DELIVERY_RETRY_SECONDS", default=60)
 # How long a web process reuses a pipeline's webhook secret and trigger switches between reads.
 WEBHOOK_PIPELINE_CACHE_SECONDS = env.float("WEBHOOK_PIPELINE_CACHE_SECONDS", default=5)
 

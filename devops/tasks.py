@@ -83,6 +83,13 @@ def fire_schedule(schedule_id: int) -> None:
     fire(schedule_id)
 
 
+@shared_task(name="devops.tasks.maintenance_retry_deliveries")
+def maintenance_retry_deliveries() -> int:
+    from devops.webhooks.deliveries import requeue_stale
+
+    return requeue_stale()
+
+
 @shared_task(name="devops.tasks.maintenance_poll_repositories")
 def maintenance_poll_repositories() -> dict[str, int]:
     from devops.polling import poll_all

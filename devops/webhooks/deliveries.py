@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from devops.models import Pipeline, WebhookDelivery
 
@@ -36,3 +39,18 @@ def record_delivery(
 
     transaction.on_commit(lambda: tasks.process_delivery.delay(delivery.pk))
     return delivery
+
+
+def requeue_stale(limit: int = 500) -> int:
+    """Enqueue again the deliveries still ``queued`` after DELIVERY_RETRY_SECONDS: their task was lost
+    (a flushed broker, a worker killed mid-task). Processing is idempotent, so a slow one that is
+    merely still running is not built twice."""
+    from devops import tasks
+    from devops.models import DeliveryOutcome
+
+    cutoff = timezone.now() - timedelta(seconds=settings.DELIVERY_RETRY_SECONDS)
+    stale = WebhookDelivery.objects.filter(outcome=DeliveryOutcome.QUEUED, received_at__lt=cutoff)
+    ids = list(stale.order_by("received_at").values_list("id", flat=True)[:limit])
+    for delivery_id in ids:
+        tasks.process_delivery.delay(delivery_id)
+    return len(ids)

@@ -143,3 +143,27 @@ def test_turning_triggers_off_removes_the_webhook_and_deleting_is_quiet(worker, 
     pipeline.refresh_from_db()
     pipeline.delete()
     assert not hooks
+
+
+def test_a_delivery_whose_task_was_lost_is_built_by_the_retry(worker, wired, h, settings):
+    from devops import tasks
+    from devops.webhooks.deliveries import requeue_stale
+
+    pipeline, repo = wired
+    sha = repo.commit({"lost.txt": "1\n"}, "lost task")
+    # Recorded the way the intake records it, but its task never reaches the broker (as after a flush).
+    delivery = WebhookDelivery.objects.create(
+        pipeline=pipeline, source="github", delivery_id="lost-1", event="push",
+        payload={"kind": "push", "branch": "main", "commit": sha},
+    )  # fmt: skip
+    settings.DELIVERY_RETRY_SECONDS = 3600
+    assert requeue_stale() == 0  # not stale yet
+    settings.DELIVERY_RETRY_SECONDS = 0
+    assert requeue_stale() == 1
+    tasks.process_delivery.delay(delivery.pk)  # a second copy: still one execution
+    delivery = h.wait_until(
+        lambda: WebhookDelivery.objects.exclude(outcome="queued").filter(pk=delivery.pk).first(), 60, "not processed"
+    )
+    assert delivery.outcome == "created", delivery.reason
+    assert h.wait_final(delivery.execution_id, timeout=90).state == "Success"
+    assert pipeline.executions.count() == 1
