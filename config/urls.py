@@ -5,6 +5,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("hooks/", include("devops.webhooks.urls")),
+    path("api/", include("devops.api.urls")),
     # Sign in with GitHub / GitLab / Bitbucket: POST auth/login/<backend>/, callback auth/complete/<backend>/.
     path("auth/", include("social_django.urls", namespace="social")),
 ]
