@@ -39,7 +39,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_server,
         "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,"
         "response_headers_conformance,response_schema_conformance",
         "--max-examples", EXAMPLES, "--seed", "20261122", "--phases", "examples,coverage,fuzzing",
-        "--request-timeout", "30", "--no-color", "--suppress-health-check", "all",
+        "--request-timeout", "30", "--no-color", "--suppress-health-check", "all", "--generation-database", "none",
         "--report", "ndjson", "--report-ndjson-path", str(report),
     ]  # fmt: skip
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False)
