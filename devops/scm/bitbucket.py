@@ -15,27 +15,17 @@ processing resolves it against the source branch (``devops.webhooks.process._ful
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
-from .base import HookEvent, ProviderError, RepoInfo, ScmProvider, StatusState, TokenSet, WebhookRejected, require_equal
-from .gitlab import (
-    SHA,
-    body_digest,
-    checked_ref,
-    checked_sha,
-    field,
-    load_json,
-    optional,
-    shown_url,
-    token_set,
-    url_path,
-)
+from .base import HookEvent, ProviderError, RepoInfo, ScmProvider, StatusState, TokenSet, WebhookRejected
 from .http import MAX_PAGES, ApiClient
+from .payloads import SHA, checked_ref, checked_sha, delivery_id, field, load_json, objects, optional, require_signature
 from .registry import register
+from .repo_urls import shown_url, strip_userinfo, url_path
+from .tokens import refresh_grant
 
 LABEL = "Bitbucket"
 SHORT_SHA = re.compile(r"^[0-9a-f]{7,40}$")
@@ -55,14 +45,12 @@ DESCRIPTION_MAX = 255
 
 
 def signature_check(headers: Mapping[str, str], body: bytes, secret: str) -> None:
-    """``X-Hub-Signature: sha256=<hex HMAC-SHA256 of the body>`` (Bitbucket Cloud and Data Center)."""
-    if not secret:  # anyone can compute an HMAC keyed with the empty string
-        raise WebhookRejected(401, "the pipeline has no webhook secret: deliveries cannot be verified")
-    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    """``X-Hub-Signature: sha256=<hex HMAC-SHA256 of the body>`` (Bitbucket Cloud and Data Center);
+    the hex may come in either case."""
     given = headers.get("x-hub-signature")
     if given and given.strip().lower().startswith("sha256="):
         given = "sha256=" + given.strip()[7:].lower()
-    require_equal(expected, given, "X-Hub-Signature")
+    require_signature(secret, body, given, "X-Hub-Signature")
 
 
 def status_key(context: str) -> str:
@@ -70,14 +58,6 @@ def status_key(context: str) -> str:
     if len(context) <= KEY_MAX:
         return context
     return f"{context[: KEY_MAX - 9]}-{hashlib.sha256(context.encode()).hexdigest()[:8]}"
-
-
-def strip_userinfo(url: str) -> str:
-    """``https://user@bitbucket.org/ws/repo.git`` without the user: clones authenticate by header."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 class BitbucketCloud(ScmProvider):
@@ -109,7 +89,7 @@ class BitbucketCloud(ScmProvider):
         key = headers.get("x-event-key", "").strip()
         data = load_json(body, LABEL)
         # X-Request-UUID stays the same when Bitbucket retries (X-Attempt-Number counts the attempts).
-        delivery = headers.get("x-request-uuid", "").strip()[:200] or body_digest(body)
+        delivery = delivery_id(headers, body, "x-request-uuid")
         repository = optional(data, "repository.full_name")
         if key == "repo:push":
             return self._push(data, delivery, repository)
@@ -118,12 +98,9 @@ class BitbucketCloud(ScmProvider):
         return HookEvent("ignored", delivery, repository=repository, reason=f"Bitbucket event {key!r} is not built")
 
     def _push(self, data: Mapping[str, Any], delivery: str, repository: str) -> HookEvent:
-        changes = field(data, "push.changes", LABEL, list)
         author = optional(data, "actor.nickname") or optional(data, "actor.display_name")
         deleted = ""
-        for change in changes:
-            if not isinstance(change, dict):
-                raise WebhookRejected(400, f"{LABEL} delivery: push.changes holds a non-object")
+        for change in objects(data, "push.changes", LABEL):
             new = change.get("new")
             if new is None:  # the ref was deleted by this push
                 deleted = deleted or optional(change, "old.name")
@@ -274,14 +251,8 @@ class BitbucketCloud(ScmProvider):
 
     def refresh_token(self, client_id: str, client_secret: str, refresh_token: str) -> TokenSet:
         """The OAuth consumer authenticates with HTTP Basic; the answer may repeat the refresh token."""
-        client = ApiClient(self.web_url, None, provider=LABEL)
-        answer = client.json(
-            "POST",
-            "site/oauth2/access_token",
-            data={"grant_type": "refresh_token", "refresh_token": refresh_token},
-            auth=(client_id, client_secret),
-        )
-        return token_set(answer, LABEL)
+        return refresh_grant(self.web_url, "site/oauth2/access_token", LABEL, client_id, client_secret, refresh_token,
+                             basic_auth=True)
 
 
 def _repo_info(value: Mapping[str, Any]) -> RepoInfo:

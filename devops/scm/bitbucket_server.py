@@ -16,11 +16,12 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from .base import HookEvent, ProviderError, RepoInfo, ScmProvider, StatusState, TokenSet, WebhookRejected
-from .bitbucket import signature_check
-from .gitlab import SHA, body_digest, checked_ref, checked_sha, field, load_json, optional, shown_url, url_path
+from .base import HookEvent, ProviderError, RepoInfo, ScmProvider, StatusState, TokenSet
+from .bitbucket import STATE_MAP, signature_check
 from .http import MAX_PAGES, ApiClient
+from .payloads import SHA, checked_ref, checked_sha, delivery_id, field, load_json, objects, optional
 from .registry import register
+from .repo_urls import shown_url, url_path
 
 LABEL = "Bitbucket Server"
 EVENT_KEYS = frozenset({"repo:refs_changed", "pr:opened", "pr:from_ref_updated", "pr:modified", "diagnostics:ping"})
@@ -28,13 +29,7 @@ HOOK_EVENTS = ["repo:refs_changed", "pr:opened", "pr:from_ref_updated"]
 PR_BUILT = frozenset({"pr:opened", "pr:from_ref_updated"})
 _KEY = re.compile(r"^~?[A-Za-z0-9_.-]+$")
 _SLUG = re.compile(r"^[A-Za-z0-9_.-]+$")
-# Build states: INPROGRESS, SUCCESSFUL, FAILED. An aborted execution is failed.
-STATE_MAP: dict[str, str] = {
-    "pending": "INPROGRESS",
-    "success": "SUCCESSFUL",
-    "failure": "FAILED",
-    "error": "FAILED",
-}
+# Build states are Bitbucket Cloud's (STATE_MAP): INPROGRESS, SUCCESSFUL, FAILED.
 KEY_MAX = 255
 DESCRIPTION_MAX = 255
 
@@ -70,7 +65,7 @@ class BitbucketServer(ScmProvider):
     def parse(self, headers: Mapping[str, str], body: bytes) -> HookEvent:
         key = headers.get("x-event-key", "").strip()
         data = load_json(body, LABEL)
-        delivery = headers.get("x-request-id", "").strip()[:200] or body_digest(body)
+        delivery = delivery_id(headers, body, "x-request-id")
         repository = _repository(data.get("repository"))
         if key == "diagnostics:ping":
             return HookEvent("ping", delivery)
@@ -81,12 +76,9 @@ class BitbucketServer(ScmProvider):
         return HookEvent("ignored", delivery, repository=repository, reason=f"{LABEL} event {key!r} is not built")
 
     def _refs_changed(self, data: Mapping[str, Any], delivery: str, repository: str) -> HookEvent:
-        changes = field(data, "changes", LABEL, list)
         author = optional(data, "actor.name") or optional(data, "actor.displayName")
         deleted = ""
-        for change in changes:
-            if not isinstance(change, dict):
-                raise WebhookRejected(400, f"{LABEL} delivery: changes holds a non-object")
+        for change in objects(data, "changes", LABEL):
             kind = field(change, "ref.type", LABEL)
             name = field(change, "ref.displayId", LABEL)
             if field(change, "type", LABEL) == "DELETE":

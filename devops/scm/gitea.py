@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .base import HookEvent, hmac_sha256_hex, require_equal
-from .github import GitHub, load_payload, optional, pull_request_event, push_event, require_secret
+from .base import HookEvent
+from .github import GitHub, pull_request_event, push_event
 from .http import ApiClient
+from .payloads import load_payload, optional, require_signature
 from .registry import register
 
 
@@ -45,9 +46,8 @@ class Gitea(GitHub):
         return "x-gitea-event" in headers or "x-gogs-event" in headers
 
     def verify(self, headers: Mapping[str, str], body: bytes, secret: str) -> None:
-        require_secret(secret)
         signature = headers.get("x-gitea-signature") or headers.get("x-gogs-signature")
-        require_equal(hmac_sha256_hex(secret, body), signature, "X-Gitea-Signature")
+        require_signature(secret, body, signature, "X-Gitea-Signature", prefix="")
 
     def parse(self, headers: Mapping[str, str], body: bytes) -> HookEvent:
         event = headers.get("x-gitea-event") or headers.get("x-gogs-event", "")

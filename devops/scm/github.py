@@ -2,110 +2,39 @@
 
 ``host`` empty means github.com (API at ``https://api.github.com``); otherwise it is a GitHub
 Enterprise Server base URL whose API lives under ``/api/v3``. Gitea's payloads are modelled on
-GitHub's, so the payload readers here (``load_payload``, ``push_event``, ``pull_request_event``) are
-shared with ``gitea.py``.
+GitHub's, so the event readers here (``push_event``, ``pull_request_event``) are shared with
+``gitea.py``; the field readers they use are every provider's (``payloads.py``).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import quote
 
-from .base import (
-    HookEvent,
-    ProviderError,
-    RepoInfo,
-    ScmProvider,
-    StatusState,
-    TokenSet,
-    WebhookRejected,
-    hmac_sha256_hex,
-    require_equal,
-)
+from .base import HookEvent, ProviderError, RepoInfo, ScmProvider, StatusState, TokenSet, WebhookRejected
 from .http import ApiClient
+from .payloads import (
+    SHA,
+    ZERO_SHA,
+    checked_ref,
+    checked_sha,
+    field,
+    load_payload,
+    optional,
+    require_signature,
+)
 from .registry import register
+from .repo_urls import shown_url, url_path
+from .tokens import refresh_grant
 
-ZERO_SHA = re.compile(r"^0+$")
-SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
-# git check-ref-format's rules, plus no leading dash: the names end up as git arguments.
-_BAD_REF = re.compile(r"(^-|\.\.|[\x00-\x20\x7f~^:?*\[\\]|@\{|^/|/$|//|\.lock$|\.$)")
 STATUS_DESCRIPTION_MAX = 140  # GitHub answers 422 for a longer description
 
 
 # --- payload readers shared with Gitea ---------------------------------------------------------------
-def load_payload(headers: Mapping[str, str], body: bytes, label: str) -> dict[str, Any]:
-    """The JSON object of a delivery; a form-encoded body carries it in its ``payload`` field.
-
-    GitHub lets a webhook use ``application/x-www-form-urlencoded``; the signature then covers the
-    form body, so this runs after ``verify`` on the raw bytes.
-    """
-    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-    raw: bytes | str = body
-    if content_type == "application/x-www-form-urlencoded" or (not content_type and body.startswith(b"payload=")):
-        try:
-            fields = parse_qs(body.decode("utf-8"), strict_parsing=True)
-        except (UnicodeDecodeError, ValueError):
-            raise WebhookRejected(400, f"{label} delivery: malformed form body") from None
-        values = fields.get("payload")
-        if not values:
-            raise WebhookRejected(400, f"{label} delivery: form body without a payload field")
-        raw = values[0]
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
-        raise WebhookRejected(400, f"{label} delivery: body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise WebhookRejected(400, f"{label} delivery: body is not a JSON object")
-    return data
-
-
-def field(data: Mapping[str, Any], path: str, label: str, kind: type = str) -> Any:
-    """``data[a][b]...`` for ``path`` "a.b", or a 400 naming the missing or mistyped field."""
-    value: Any = data
-    for key in path.split("."):
-        if not isinstance(value, Mapping) or key not in value or value[key] is None:
-            raise WebhookRejected(400, f"{label} delivery: missing field {path}")
-        value = value[key]
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise WebhookRejected(400, f"{label} delivery: field {path} is not a {kind.__name__}")
-    return value
-
-
-def optional(data: Mapping[str, Any], path: str) -> str:
-    """A nested string field that may be absent or null (head_commit on a tag-only push)."""
-    value: Any = data
-    for key in path.split("."):
-        if not isinstance(value, Mapping):
-            return ""
-        value = value.get(key)
-    return value if isinstance(value, str) else ""
-
-
-def require_secret(secret: str) -> None:
-    """An empty key would let anyone sign a delivery: refuse rather than compare."""
-    if not secret:
-        raise WebhookRejected(401, "the pipeline has no webhook secret to verify deliveries with")
-
-
-def checked_ref(name: str, what: str, label: str) -> str:
-    if not name or len(name) > 255 or _BAD_REF.search(name):
-        raise WebhookRejected(400, f"{label} delivery: invalid {what} name {name!r}")
-    return name
-
-
-def checked_sha(sha: str, path: str, label: str) -> str:
-    sha = sha.lower()
-    if not SHA.match(sha):
-        raise WebhookRejected(400, f"{label} delivery: field {path} is not a commit id")
-    return sha
-
-
 def push_event(data: Mapping[str, Any], delivery_id: str, label: str) -> HookEvent:
     """A push to a branch or a tag (GitHub and Gitea share the shape: ref, after, head_commit)."""
     ref = field(data, "ref", label)
@@ -172,23 +101,11 @@ def owner_name(repository_url: str, host: str, label: str) -> str:
     """``owner/name`` from an https, ssh:// or scp-like (``git@host:owner/name.git``) URL.
 
     A self-hosted instance may live under a path (``https://example.com/git``): that prefix is not
-    part of the repository's name, so it is removed before taking the two path segments.
+    part of the repository's name, so ``url_path`` removes it before the two segments are taken.
     """
-    url = repository_url.strip()
-    scp = re.match(r"^[\w.-]+@[\w.-]+:(?!//)(?P<path>.+)$", url)
-    if scp:
-        path = scp["path"]
-    else:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https", "ssh", "git") or not parts.netloc:
-            raise ProviderError(f"{label}: {repository_url!r} is not a repository URL")
-        path = parts.path
-        prefix = urlsplit(host).path.strip("/") if host else ""
-        if prefix and path.strip("/").startswith(prefix + "/"):
-            path = path.strip("/")[len(prefix) :]
-    segments = [s for s in path.strip("/").removesuffix(".git").split("/") if s]
+    segments = url_path(repository_url, host, label)
     if len(segments) != 2:
-        raise ProviderError(f"{label}: {repository_url!r} is not an owner/name repository URL")
+        raise ProviderError(f"{label}: {shown_url(repository_url)} is not an owner/name repository URL")
     return "/".join(segments)
 
 
@@ -210,23 +127,6 @@ def decode_content(answer: Any, label: str) -> str | None:
         return base64.b64decode(answer.get("content") or "").decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         raise ProviderError(f"{label} API returned file content that is not base64 UTF-8 text") from None
-
-
-def token_set(answer: Any, label: str) -> TokenSet:
-    """An OAuth token answer; errors come back with status 200 and an ``error`` code on GitHub."""
-    if not isinstance(answer, dict):
-        raise ProviderError(f"{label} token refresh answered with no JSON object")
-    if answer.get("error"):
-        raise ProviderError(f"{label} refused the token refresh: {str(answer['error'])[:100]}")
-    access = answer.get("access_token")
-    if not isinstance(access, str) or not access:
-        raise ProviderError(f"{label} token refresh answered without an access token")
-    expires_in = answer.get("expires_in")
-    expires_at = None
-    if isinstance(expires_in, int | float) and not isinstance(expires_in, bool) and expires_in > 0:
-        expires_at = datetime.now(UTC) + timedelta(seconds=int(expires_in))
-    refresh = answer.get("refresh_token")
-    return TokenSet(access, refresh if isinstance(refresh, str) else "", expires_at)
 
 
 def short_description(text: str) -> str:
@@ -268,9 +168,7 @@ class GitHub(ScmProvider):
         return "x-github-event" in headers and "x-gitea-event" not in headers and "x-gogs-event" not in headers
 
     def verify(self, headers: Mapping[str, str], body: bytes, secret: str) -> None:
-        require_secret(secret)
-        require_equal("sha256=" + hmac_sha256_hex(secret, body), headers.get("x-hub-signature-256"),
-                      "X-Hub-Signature-256")
+        require_signature(secret, body, headers.get("x-hub-signature-256"), "X-Hub-Signature-256")
 
     def parse(self, headers: Mapping[str, str], body: bytes) -> HookEvent:
         event = headers.get("x-github-event", "")
@@ -347,14 +245,8 @@ class GitHub(ScmProvider):
         self.client(token).request("POST", f"{self.repo_api(repo)}/statuses/{quote(sha, safe='')}", json=body)
 
     def refresh_token(self, client_id: str, client_secret: str, refresh_token: str) -> TokenSet:
-        api = ApiClient(self.web_base, None, provider=self.label)
-        answer = api.json("POST", "login/oauth/access_token", data={
-            "client_id": client_id,
-            "client_secret": client_secret,
-            "grant_type": "refresh_token",
-            "refresh_token": refresh_token,
-        })
-        return token_set(answer, self.label)
+        return refresh_grant(self.web_base, "login/oauth/access_token", self.label, client_id, client_secret,
+                             refresh_token)
 
 
 def repo_info(item: dict[str, Any]) -> RepoInfo:

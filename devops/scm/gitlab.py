@@ -10,23 +10,19 @@ not sign the body): it is compared in constant time.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-from .base import HookEvent, ProviderError, RepoInfo, ScmProvider, StatusState, TokenSet, WebhookRejected, require_equal
+from .base import HookEvent, ProviderError, RepoInfo, ScmProvider, StatusState, TokenSet, require_equal
 from .http import ApiClient
+from .payloads import SHA, ZERO_SHA, checked_ref, checked_sha, delivery_id, field, load_json, optional, require_secret
 from .registry import register
+from .repo_urls import shown_url, url_path
+from .tokens import refresh_grant
 
 LABEL = "GitLab"
-ZERO_SHA = re.compile(r"^0+$")
-SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
-# git check-ref-format's rules, plus no leading dash: names end up as git arguments downstream.
-_BAD_REF = re.compile(r"(^-|\.\.|[\x00-\x20\x7f~^:?*\[\\]|@\{|^/|/$|//|\.lock$|\.$)")
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.+-]+$")
 MAINTAINER = 40  # the access level that may add webhooks
 DEVELOPER = 30
@@ -35,112 +31,6 @@ DEVELOPER = 30
 STATE_MAP: dict[str, str] = {"pending": "pending", "success": "success", "failure": "failed", "error": "failed"}
 DESCRIPTION_MAX = 255
 MR_BUILT = frozenset({"open", "reopen", "update"})
-
-
-# --- payload helpers ---------------------------------------------------------------------------------
-def load_json(body: bytes, label: str) -> dict[str, Any]:
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        raise WebhookRejected(400, f"{label} delivery: body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise WebhookRejected(400, f"{label} delivery: body is not a JSON object")
-    return data
-
-
-def field(data: Mapping[str, Any], path: str, label: str, kind: type = str) -> Any:
-    """``data[a][b]`` for path ``a.b``, or a 400 that names the missing or mistyped field."""
-    value: Any = data
-    for key in path.split("."):
-        if not isinstance(value, Mapping) or value.get(key) is None:
-            raise WebhookRejected(400, f"{label} delivery: missing field {path}")
-        value = value[key]
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise WebhookRejected(400, f"{label} delivery: field {path} is not a {kind.__name__}")
-    return value
-
-
-def optional(data: Mapping[str, Any], path: str) -> str:
-    """A nested string that may be absent or null; anything else reads as empty."""
-    value: Any = data
-    for key in path.split("."):
-        if not isinstance(value, Mapping):
-            return ""
-        value = value.get(key)
-    return value if isinstance(value, str) else ""
-
-
-def checked_ref(name: str, what: str, label: str) -> str:
-    if not name or len(name) > 255 or _BAD_REF.search(name):
-        raise WebhookRejected(400, f"{label} delivery: invalid {what} name {name!r}")
-    return name
-
-
-def checked_sha(sha: str, path: str, label: str) -> str:
-    sha = sha.lower()
-    if not SHA.match(sha):
-        raise WebhookRejected(400, f"{label} delivery: field {path} is not a commit id")
-    return sha
-
-
-def body_digest(body: bytes) -> str:
-    """A delivery id for senders without one: a redelivery carries the same body, another event not."""
-    return "sha256-" + hashlib.sha256(body).hexdigest()
-
-
-def delivery_id(headers: Mapping[str, str]) -> str:
-    """The id that stays the same when GitLab retries a delivery.
-
-    ``Idempotency-Key`` (GitLab 17.4+) is documented as identical across retries; older versions send
-    ``X-Gitlab-Event-UUID`` (one per hook and triggering request). ``X-Gitlab-Webhook-UUID`` is the
-    last resort: it identifies a single request.
-    """
-    for name in ("idempotency-key", "x-gitlab-event-uuid", "x-gitlab-webhook-uuid"):
-        value = headers.get(name, "").strip()
-        if value:
-            return value[:200]
-    return ""
-
-
-# --- API helpers ---------------------------------------------------------------------------------------
-def shown_url(url: str) -> str:
-    """The URL for a message: a user name and password (or token) in it are never shown."""
-    return repr(re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1***@", url.strip(), flags=re.I))
-
-
-def url_path(repository_url: str, host: str, label: str) -> list[str]:
-    """The path segments of a repository URL (https, ssh:// or scp-like ``git@host:path``), without
-    ``.git`` and without the host's own path prefix (an instance under a relative URL root)."""
-    url = repository_url.strip()
-    scp = re.match(r"^[\w.-]+@[\w.-]+:(?!//)(?P<path>.+)$", url)
-    if scp:
-        path = scp["path"]
-    else:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https", "ssh", "git") or not parts.netloc:
-            raise ProviderError(f"{label}: {shown_url(repository_url)} is not a repository URL")
-        path = parts.path.strip("/")
-        prefix = urlsplit(host).path.strip("/") if host and parts.scheme in ("http", "https") else ""
-        if prefix and path.startswith(prefix + "/"):
-            path = path[len(prefix) + 1 :]
-    segments = [s for s in path.strip("/").split("/") if s]
-    if segments:
-        segments[-1] = segments[-1].removesuffix(".git")
-    return segments
-
-
-def expiry(answer: Mapping[str, Any]) -> datetime | None:
-    seconds = answer.get("expires_in")
-    if isinstance(seconds, int | float) and not isinstance(seconds, bool) and seconds > 0:
-        return datetime.now(UTC) + timedelta(seconds=seconds)
-    return None
-
-
-def token_set(answer: Any, label: str) -> TokenSet:
-    if not isinstance(answer, Mapping) or not isinstance(answer.get("access_token"), str):
-        raise ProviderError(f"{label}: the token endpoint answered without an access token")
-    refresh = answer.get("refresh_token")
-    return TokenSet(answer["access_token"], refresh if isinstance(refresh, str) else "", expiry(answer))
 
 
 class GitLab(ScmProvider):
@@ -166,14 +56,16 @@ class GitLab(ScmProvider):
         return "x-gitlab-event" in headers
 
     def verify(self, headers: Mapping[str, str], body: bytes, secret: str) -> None:
-        if not secret:  # an empty expected token would accept an empty header
-            raise WebhookRejected(401, "the pipeline has no webhook secret: deliveries cannot be verified")
+        require_secret(secret)  # an empty expected token would accept an empty header
         require_equal(secret, headers.get("x-gitlab-token"), "X-Gitlab-Token")
 
     def parse(self, headers: Mapping[str, str], body: bytes) -> HookEvent:
         event = headers.get("x-gitlab-event", "").strip()
         data = load_json(body, LABEL)
-        delivery = delivery_id(headers) or body_digest(body)
+        # Idempotency-Key (GitLab 17.4+) stays the same across retries; older versions send
+        # X-Gitlab-Event-UUID (one per hook and triggering request); X-Gitlab-Webhook-UUID identifies a
+        # single request and is the last resort.
+        delivery = delivery_id(headers, body, "idempotency-key", "x-gitlab-event-uuid", "x-gitlab-webhook-uuid")
         repository = optional(data, "project.path_with_namespace")
         if event == "Push Hook":
             return self._push(data, delivery, repository, tag=False)
@@ -344,18 +236,7 @@ class GitLab(ScmProvider):
 
     def refresh_token(self, client_id: str, client_secret: str, refresh_token: str) -> TokenSet:
         """GitLab rotates refresh tokens: the answer's refresh token replaces the one used."""
-        client = ApiClient(self.web_url, None, provider=LABEL)
-        answer = client.json(
-            "POST",
-            "oauth/token",
-            data={
-                "grant_type": "refresh_token",
-                "refresh_token": refresh_token,
-                "client_id": client_id,
-                "client_secret": client_secret,
-            },
-        )
-        return token_set(answer, LABEL)
+        return refresh_grant(self.web_url, "oauth/token", LABEL, client_id, client_secret, refresh_token)
 
 
 def _access_level(permissions: Any) -> int:

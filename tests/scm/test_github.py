@@ -15,7 +15,8 @@ import pytest
 
 from devops.scm import registry
 from devops.scm.base import ProviderError, WebhookRejected
-from devops.scm.github import GitHub, token_set
+from devops.scm.github import GitHub
+from devops.scm.tokens import token_set
 from devops.testing.fake_scm import FakeScm
 from devops.testing.fake_scm.server import ROUTES
 
