@@ -1,0 +1,89 @@
+"""Pipelines (with their schedules and image triggers inline) and project pipeline templates.
+
+The webhook secret is never a field here, and the columns the service keeps (run counter, last run,
+remote webhook id, polling state) are read-only: ``Pipeline.save`` leaves them alone anyway.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest
+
+from devops.models import Pipeline, PipelineSchedule, PipelineTemplate
+from devops.schedules import delete_schedule, save_schedule
+from devops.scm.git import normalise_url
+from devops.scm.registration import webhook_url
+
+from .triggers import ImageTriggerInline, PipelineScheduleInline
+
+_SERVICE_FIELDS = (
+    "next_run", "last_run_state", "last_run_at", "remote_webhook_id", "webhook_endpoint", "poll_state",
+    "polled_at", "scheduled_nodes", "created_at",
+)  # fmt: skip
+
+
+class PipelineForm(forms.ModelForm):
+    class Meta:
+        model = Pipeline
+        fields = (
+            "project", "name", "repository_url", "provider", "credential", "default_branch",
+            "trigger_push", "trigger_pull_request", "trigger_tag", "poll",
+        )  # fmt: skip
+
+    def clean_repository_url(self) -> str:
+        url = (self.cleaned_data.get("repository_url") or "").strip()
+        if not url:
+            raise forms.ValidationError("give a clone URL or a local path")
+        return normalise_url(url)
+
+
+@admin.register(Pipeline)
+class PipelineAdmin(admin.ModelAdmin):
+    form = PipelineForm
+    list_display = ("name", "project", "provider", "repository_url", "last_run_state", "last_run_at")
+    list_filter = ("project", "provider", "last_run_state")
+    search_fields = ("name", "repository_url", "project__name")
+    list_select_related = ("project",)
+    autocomplete_fields = ("project",)
+    readonly_fields = _SERVICE_FIELDS
+    inlines = (PipelineScheduleInline, ImageTriggerInline)
+    fieldsets = (
+        (None, {"fields": ("project", "name", "repository_url", "provider", "credential", "default_branch")}),
+        ("Triggers", {"fields": ("trigger_push", "trigger_pull_request", "trigger_tag", "poll")}),
+        ("Kept by the service", {"fields": _SERVICE_FIELDS, "classes": ("collapse",)}),
+    )
+
+    @admin.display(description="webhook URL")
+    def webhook_endpoint(self, obj: Pipeline) -> str:
+        return webhook_url(obj) if obj.pk else "-"
+
+    @admin.display(description="polled heads")
+    def poll_state(self, obj: Pipeline) -> str:
+        heads = obj.polled_heads or {}
+        return f"{len(heads)} refs" if heads else "-"
+
+    def save_formset(
+        self, request: HttpRequest, form: forms.ModelForm, formset: BaseInlineFormSet, change: bool
+    ) -> None:
+        """Schedules are saved and deleted through ``devops.schedules`` so their beat tasks follow."""
+        if formset.model is not PipelineSchedule:
+            super().save_formset(request, form, formset, change)
+            return
+        instances: list[Any] = formset.save(commit=False)
+        for schedule in formset.deleted_objects:
+            delete_schedule(schedule)
+        for schedule in instances:
+            save_schedule(schedule)
+        formset.save_m2m()
+
+
+@admin.register(PipelineTemplate)
+class PipelineTemplateAdmin(admin.ModelAdmin):
+    list_display = ("name", "project")
+    list_filter = ("project",)
+    search_fields = ("name", "project__name")
+    list_select_related = ("project",)

@@ -1,0 +1,250 @@
+"""Projects: members, pipeline settings (every key of the registry, defaults shown), secrets and
+registry credentials (both write-only)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+
+from devops.models import PipelineSetting, Project, ProjectMember, ProjectSecret, RegistryCredential
+from devops.pipeline_config.schema import parse_quantity
+from devops.project_settings import SETTINGS, validate_setting
+from devops.services import set_project_setting
+
+from .common import KEEP_HELP, WriteOnlyFormMixin, WriteOnlyTextarea, secret_field
+
+# The same rule as a Kubernetes Secret data key: the kubernetes executor mounts these through envFrom.
+_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
+# request <= limit, checked on the values that will apply (entered, else the default).
+_REQUEST_LIMIT_PAIRS = (
+    ("executor-cpu-request", "executor-cpu-limit"),
+    ("executor-memory-request", "executor-memory-limit"),
+)
+
+
+def setting_field(key: str) -> str:
+    """The form field of a setting key (``executor-quota`` -> ``setting_executor_quota``)."""
+    return "setting_" + key.replace("-", "_")
+
+
+# --- pipeline settings, on the project form -------------------------------------------------------------
+class ProjectFormBase(forms.ModelForm):
+    """The project's own fields plus one field per setting key; an empty field means the default."""
+
+    class Meta:
+        model = Project
+        fields = ("name", "display_name", "cluster", "namespaces")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        stored: dict[str, str] = {}
+        if self.instance.pk:
+            stored = dict(PipelineSetting.objects.filter(project=self.instance).values_list("key", "value"))
+        for key, definition in SETTINGS.items():
+            name = setting_field(key)
+            if name not in self.fields:
+                continue
+            default = definition.default()
+            field = self.fields[name]
+            field.widget.attrs["placeholder"] = default or "(empty)"
+            field.help_text = f"{definition.help} Default: {default or '(empty)'}. Leave empty for the default."
+            self.initial.setdefault(name, stored.get(key, ""))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        effective: dict[str, str] = {}
+        for key, definition in SETTINGS.items():
+            name = setting_field(key)
+            if name not in self.fields:
+                continue
+            value = (cleaned.get(name) or "").strip()
+            cleaned[name] = value
+            if value:
+                try:
+                    validate_setting(key, value)
+                except ValueError as exc:
+                    self.add_error(name, f"{key}: {exc}")
+                    continue
+            effective[key] = value or definition.default()
+        for request_key, limit_key in _REQUEST_LIMIT_PAIRS:
+            if request_key not in effective or limit_key not in effective:
+                continue
+            request, limit = parse_quantity(effective[request_key]), parse_quantity(effective[limit_key])
+            if request is not None and limit is not None and request > limit:
+                self.add_error(
+                    setting_field(request_key),
+                    f"{request_key}: {effective[request_key]} is more than {limit_key} {effective[limit_key]};"
+                    " a request may not exceed its limit",
+                )
+        return cleaned
+
+    def changed_settings(self) -> dict[str, str]:
+        """key -> new value ("" = back to the default) for the settings this form changed."""
+        return {
+            key: self.cleaned_data[setting_field(key)] for key in SETTINGS if setting_field(key) in self.changed_data
+        }
+
+
+def _setting_form_fields() -> dict[str, forms.Field]:
+    fields: dict[str, forms.Field] = {}
+    for key in SETTINGS:
+        widget = (
+            forms.Textarea(attrs={"rows": 3, "cols": 60}) if key == "mirrors" else forms.TextInput(attrs={"size": 50})
+        )
+        fields[setting_field(key)] = forms.CharField(label=key, required=False, max_length=1000, widget=widget)
+    return fields
+
+
+ProjectForm = type("ProjectForm", (ProjectFormBase,), _setting_form_fields())
+
+
+def apply_settings(project: Project, values: dict[str, str]) -> None:
+    """Store the given settings; an empty value removes the row so the registry's default applies
+    (and a later change of that default reaches this project)."""
+    for key, value in values.items():
+        if value:
+            set_project_setting(project, key, value)
+        else:
+            PipelineSetting.objects.filter(project=project, key=key).delete()
+
+
+# --- members ---------------------------------------------------------------------------------------------
+class ProjectMemberInline(admin.TabularInline):
+    model = ProjectMember
+    extra = 0
+    autocomplete_fields = ("user",)
+    fields = ("user", "role")
+
+
+# --- secrets: key names shown, values write-only ------------------------------------------------------------
+def parse_secret_lines(text: str) -> dict[str, str]:
+    """``KEY=value`` lines (blank lines and ``#`` comments ignored). Errors name the line and never
+    quote it: the rest of the line is a secret value."""
+    values: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        key, sep, value = stripped.partition("=")
+        key = key.strip()
+        if not sep:
+            raise forms.ValidationError(f"line {number}: expected KEY=value")
+        if not _SECRET_KEY.match(key):
+            raise forms.ValidationError(
+                f"line {number}: a key may use letters, digits, '-', '_' and '.' only (1-253 characters)"
+            )
+        values[key] = value
+    return values
+
+
+class ProjectSecretForm(forms.ModelForm):
+    values = forms.CharField(
+        label="Set values",
+        required=False,
+        widget=WriteOnlyTextarea(attrs={"rows": 4, "cols": 50}),
+        help_text="KEY=value lines, added to or replacing those keys. Values are stored encrypted and never "
+        "shown. Leave empty to keep the current values.",
+    )
+    remove_keys = forms.MultipleChoiceField(
+        label="Remove keys", required=False, widget=forms.CheckboxSelectMultiple, choices=()
+    )
+
+    class Meta:
+        model = ProjectSecret
+        fields = ("name",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        keys = sorted((self.instance.data or {}).keys()) if self.instance.pk else []
+        self.fields["remove_keys"].choices = [(k, k) for k in keys]
+
+    def clean_values(self) -> dict[str, str]:
+        return parse_secret_lines(self.cleaned_data.get("values") or "")
+
+    def save(self, commit: bool = True) -> ProjectSecret:
+        data = dict(self.instance.data or {}) if self.instance.pk else {}
+        for key in self.cleaned_data.get("remove_keys") or ():
+            data.pop(key, None)
+        data.update(self.cleaned_data.get("values") or {})
+        self.instance.data = data
+        return super().save(commit)
+
+
+class ProjectSecretInline(admin.StackedInline):
+    model = ProjectSecret
+    form = ProjectSecretForm
+    extra = 0
+    fields = ("name", "key_names", "values", "remove_keys")
+    readonly_fields = ("key_names",)
+
+    @admin.display(description="Keys")
+    def key_names(self, obj: ProjectSecret) -> str:
+        keys = sorted((obj.data or {}).keys()) if obj and obj.pk else []
+        return ", ".join(keys) or "(none)"
+
+
+# --- registry credentials: password write-only ------------------------------------------------------------
+class RegistryCredentialForm(WriteOnlyFormMixin):
+    password = secret_field("Password", help_text=KEEP_HELP + " Required for a new registry.")
+    write_only = {"password": None}
+    required_on_add = ("password",)
+
+    class Meta:
+        model = RegistryCredential
+        fields = ("registry", "username", "password")
+
+
+class RegistryCredentialInline(admin.TabularInline):
+    model = RegistryCredential
+    form = RegistryCredentialForm
+    extra = 0
+    fields = ("registry", "username", "password")
+
+
+# --- the project ------------------------------------------------------------------------------------------
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    form = ProjectForm
+    list_display = ("name", "display_name", "cluster", "member_count", "pipeline_count", "created_at")
+    list_filter = ("cluster",)
+    search_fields = ("name", "display_name")
+    readonly_fields = ("created_at",)
+    inlines = (ProjectMemberInline, ProjectSecretInline, RegistryCredentialInline)
+    fieldsets = (
+        (None, {"fields": ("name", "display_name", "cluster", "namespaces", "created_at")}),
+        (
+            "Pipeline settings",
+            {
+                "fields": tuple(setting_field(key) for key in SETTINGS),
+                "description": "Every key with its default greyed out; an empty field uses the default.",
+            },
+        ),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Project]:
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("cluster")
+            .annotate(
+                _members=Count("members", distinct=True),
+                _pipelines=Count("pipelines", distinct=True),
+            )
+        )
+
+    @admin.display(description="members", ordering="_members")
+    def member_count(self, obj: Project) -> int:
+        return obj._members  # type: ignore[attr-defined]
+
+    @admin.display(description="pipelines", ordering="_pipelines")
+    def pipeline_count(self, obj: Project) -> int:
+        return obj._pipelines  # type: ignore[attr-defined]
+
+    def save_model(self, request: HttpRequest, obj: Project, form: ProjectFormBase, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        apply_settings(obj, form.changed_settings())

@@ -1,0 +1,89 @@
+"""What starts executions without a person: schedules and image triggers (edited inline on a pipeline)
+and webhook deliveries (read-only: the answer to "why did this not build?")."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django import forms
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+
+from devops.models import ImageTrigger, PipelineSchedule, WebhookDelivery
+from devops.schedules import parse_cron
+
+from .common import ReadOnlyAdminMixin
+
+
+class PipelineScheduleForm(forms.ModelForm):
+    """Checks the cron and timezone here so a bad one is a message on its field; the save itself goes
+    through ``devops.schedules.save_schedule`` (see ``PipelineAdmin.save_formset``)."""
+
+    class Meta:
+        model = PipelineSchedule
+        fields = ("cron", "branch", "timezone", "enabled")
+
+    def clean_cron(self) -> str:
+        cron = self.cleaned_data.get("cron") or ""
+        try:
+            parse_cron(cron)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return cron
+
+    def clean_timezone(self) -> str:
+        name = (self.cleaned_data.get("timezone") or "UTC").strip()
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise forms.ValidationError(
+                f"unknown timezone {name!r}: expected an IANA name such as UTC or Europe/Berlin"
+            ) from None
+        return name
+
+
+class PipelineScheduleInline(admin.TabularInline):
+    model = PipelineSchedule
+    form = PipelineScheduleForm
+    extra = 0
+    fields = ("cron", "branch", "timezone", "enabled", "beat_task")
+    readonly_fields = ("beat_task",)
+
+    @admin.display(description="beat task")
+    def beat_task(self, obj: PipelineSchedule) -> str:
+        if not obj or not obj.periodic_task_id:
+            return "-"
+        url = reverse("admin:django_celery_beat_periodictask_change", args=[obj.periodic_task_id])
+        return format_html('<a href="{}">periodic task {}</a>', url, obj.periodic_task_id)
+
+
+class ImageTriggerInline(admin.TabularInline):
+    model = ImageTrigger
+    extra = 0
+    fields = ("image", "tag", "branch", "enabled")
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("delivery_id", "pipeline", "source", "event", "outcome", "short_reason", "received_at")
+    list_filter = ("source", "outcome")
+    search_fields = ("delivery_id", "pipeline__name")
+    list_select_related = ("pipeline__project",)
+    date_hierarchy = "received_at"
+    fields = (
+        "pipeline", "source", "delivery_id", "event", "outcome", "reason", "execution_link", "payload",
+        "received_at", "processed_at",
+    )  # fmt: skip
+    readonly_fields = fields
+
+    @admin.display(description="reason")
+    def short_reason(self, obj: WebhookDelivery) -> str:
+        return obj.reason if len(obj.reason) <= 80 else obj.reason[:79] + "…"
+
+    @admin.display(description="execution")
+    def execution_link(self, obj: WebhookDelivery) -> str:
+        if not obj.execution_id:
+            return "-"
+        url = reverse("admin:devops_pipelineexecution_change", args=[obj.execution_id])
+        return format_html('<a href="{}">execution {}</a>', url, obj.execution_id)
