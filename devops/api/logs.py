@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import DatabaseError
 from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -121,53 +121,62 @@ def follow_events(
     started = last_write = time.monotonic()
     last_state: str | None = None
     final_since: float | None = None
-    try:
-        yield b"retry: 2000\n\n"
-        while True:
+    # The request's DB connection serves every poll; Django gives it back (request_finished) when the
+    # server closes the response: at the end, or when the client went away (noticed at a write).
+    yield b"retry: 2000\n\n"
+    while True:
+        try:
             current = refreshed_step(step)
-            if current is None:
-                yield _event("end", json.dumps({"state": None, "complete": False, "reason": "execution deleted"}))
-                return
-            step = current
-            final = step.state in FINAL_STATES  # read before the log: the log is at least this fresh
-            chunk = step_log_page(step, offset, PAGE_BYTES)
-            if chunk.data:
-                text = decoder.decode(chunk.data)
-                offset = chunk.next_offset
-                held = len(decoder.getstate()[0])  # bytes of a character split across pages
-                if text:
-                    yield _event("log", text, offset - held)
-                    last_write = time.monotonic()
-            if step.state != last_state:
-                last_state = step.state
-                yield _event("state", _state(step))
+            chunk = step_log_page(current or step, offset, PAGE_BYTES)
+        except (DatabaseError, OSError) as exc:
+            # A database restart or a store outage ends this follow, not the client's: it resumes.
+            reason = f"cannot read the step now ({type(exc).__name__}); reconnect with Last-Event-ID"
+            yield _event(
+                "end", json.dumps({"state": last_state, "complete": False, "next_offset": offset, "reason": reason})
+            )
+            return
+        if current is None:
+            yield _event(
+                "end",
+                json.dumps({"state": None, "complete": False, "next_offset": offset, "reason": "execution deleted"}),
+            )
+            return
+        step = current
+        final = step.state in FINAL_STATES  # read before the log: the log is at least this fresh
+        if chunk.data:
+            text = decoder.decode(chunk.data)
+            offset = chunk.next_offset
+            held = len(decoder.getstate()[0])  # bytes of a character split across pages
+            if text:
+                yield _event("log", text, offset - held)
                 last_write = time.monotonic()
-            now = time.monotonic()
-            if final:
-                final_since = final_since if final_since is not None else now
-            reason = ""
-            if final and chunk.complete:
-                reason = "step ended"
-            elif final and now - final_since >= final_grace:
-                reason = "step ended; its log was not stored completely"
-            elif now - started >= max_seconds:
-                reason = f"follow stopped after {max_seconds:g} s; reconnect with Last-Event-ID to go on"
-            if reason:
-                tail = decoder.decode(b"", final=True)
-                if tail:
-                    yield _event("log", tail, offset)
-                body = {"state": step.state, "complete": chunk.complete, "next_offset": offset, "reason": reason}
-                yield _event("end", json.dumps(body))
-                return
-            if chunk.data and len(chunk.data) >= PAGE_BYTES:
-                continue  # more is waiting: no pause
-            if now - last_write >= keepalive:
-                yield b": keep-alive\n\n"
-                last_write = now
-            time.sleep(interval)
-    finally:
-        # Streaming outlives the view: give the connection back as a finished request would.
-        close_old_connections()
+        if step.state != last_state:
+            last_state = step.state
+            yield _event("state", _state(step))
+            last_write = time.monotonic()
+        now = time.monotonic()
+        if final:
+            final_since = final_since if final_since is not None else now
+        reason = ""
+        if final and chunk.complete:
+            reason = "step ended"
+        elif final and now - final_since >= final_grace:
+            reason = "step ended; its log was not stored completely"
+        elif now - started >= max_seconds:
+            reason = f"follow stopped after {max_seconds:g} s; reconnect with Last-Event-ID to go on"
+        if reason:
+            tail = decoder.decode(b"", final=True)
+            if tail:
+                yield _event("log", tail, offset)
+            body = {"state": step.state, "complete": chunk.complete, "next_offset": offset, "reason": reason}
+            yield _event("end", json.dumps(body))
+            return
+        if chunk.data and len(chunk.data) >= PAGE_BYTES:
+            continue  # more is waiting: no pause
+        if now - last_write >= keepalive:
+            yield b": keep-alive\n\n"
+            last_write = now
+        time.sleep(interval)
 
 
 def sse_log_response(step: StepRun, offset: int) -> StreamingHttpResponse:

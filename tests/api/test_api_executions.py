@@ -131,7 +131,11 @@ def test_status_per_role(world, role):
 @pytest.mark.django_db
 def test_missing_and_malformed_ids_are_json_404(world):
     client = client_for(world.users["owner"])
-    for url in ("/api/v1/executions/999999999/", "/api/v1/executions/abc/", "/api/v1/executions/99999999999999999999999/"):
+    for url in (
+        "/api/v1/executions/999999999/",
+        "/api/v1/executions/abc/",
+        "/api/v1/executions/99999999999999999999999/",
+    ):
         response = client.get(url)
         assert response.status_code == 404 and response["Content-Type"] == "application/json", url
 
@@ -181,7 +185,12 @@ def test_detail_has_stages_with_steps_kinds_and_log_urls(world):
         (2, "Deploy", "Waiting"),
     ]
     steps = [(s["name"], s["kind"]) for stage in body["stages"] for s in stage["steps"]]
-    assert steps == [("clone", "sourceCode"), ("compile", "runScript"), ("image", "publishImage"), ("manifests", "applyYaml")]
+    assert steps == [
+        ("clone", "sourceCode"),
+        ("compile", "runScript"),
+        ("image", "publishImage"),
+        ("manifests", "applyYaml"),
+    ]
     compile_step = body["stages"][1]["steps"][0]
     assert compile_step == {
         "index": 0,
@@ -264,7 +273,9 @@ def test_rerun_creates_a_new_execution_of_the_same_snapshot(world):
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_abort_stops_a_running_execution_through_the_worker(worker, make_repo, make_pipeline, trigger, django_user_model, h):
+def test_abort_stops_a_running_execution_through_the_worker(
+    worker, make_repo, make_pipeline, trigger, django_user_model, h
+):
     pipeline = make_pipeline(make_repo(SLEEPER))
     user = django_user_model.objects.create_user(h.unique_name("member"))
     ProjectMember.objects.create(project=pipeline.project, user=user, role="member")
