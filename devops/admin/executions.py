@@ -69,6 +69,7 @@ def rerun_executions(request: HttpRequest, queryset: QuerySet[PipelineExecution]
 
 @admin.register(PipelineExecution)
 class PipelineExecutionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    allow_delete = True
     list_display = ("label", "pipeline", "run", "state", "event", "branch", "short_commit", "created_at", "duration")
     list_display_links = ("label",)
     list_filter = ("state", "event", "trigger_type", "project")
@@ -114,6 +115,13 @@ class PipelineExecutionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             '<button type="submit" class="button" formaction="{}" formmethod="post">{}</button>',
             ((reverse(f"admin:devops_pipelineexecution_{name}", args=[obj.pk]), label) for name, label in buttons),
         )
+
+    def has_delete_permission(self, request: HttpRequest, obj: PipelineExecution | None = None) -> bool:
+        """A finished execution may go (also with its pipeline or project); one that still runs must be
+        aborted first, or its runner would report into rows that are gone."""
+        if obj is not None and obj.state not in FINAL_STATES:
+            return False
+        return super().has_delete_permission(request, obj)
 
     # --- permissions: abort and rerun need the model's change permission (the admin never edits fields) -------
     def has_operate_permission(self, request: HttpRequest) -> bool:

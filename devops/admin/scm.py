@@ -74,6 +74,8 @@ class SourceCodeCredentialAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(SourceCodeRepository)
 class SourceCodeRepositoryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    # Deletable so a credential (which cascades here) can be; the next sync lists the repository again.
+    allow_delete = True
     list_display = ("url", "credential", "default_branch", "is_admin")
     list_filter = ("credential__provider",)
     search_fields = ("url", "clone_url", "credential__login")

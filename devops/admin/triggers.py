@@ -66,6 +66,8 @@ class ImageTriggerInline(admin.TabularInline):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    # Deletable so a pipeline (which cascades here) can be deleted from the admin.
+    allow_delete = True
     list_display = ("delivery_id", "pipeline", "source", "event", "outcome", "short_reason", "received_at")
     list_filter = ("source", "outcome")
     search_fields = ("delivery_id", "pipeline__name")
