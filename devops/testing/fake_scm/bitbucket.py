@@ -10,12 +10,12 @@ user cannot see, 403 for hooks and statuses by a non-admin, 400 for an invalid b
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 from typing import Any
 from urllib.parse import unquote, urlencode
 
-from .server import FakeRepo, FakeScm, FakeUser, Reply, Request, route
+from .common import Dialect, add_hook, commit_message, file_at, member_repos, record_status, resolve
+from .server import FakeRepo, FakeScm, FakeUser, Reply, Request
 
 API = "/2.0"
 REPO = r"/repositories/(?P<ws>[^/]+)/(?P<slug>[^/]+)"
@@ -27,21 +27,13 @@ def bb_error(status: int, message: str) -> Reply:
     return Reply(status, {"type": "error", "error": {"message": message}})
 
 
-def authorised(fake: FakeScm, req: Request) -> FakeUser | Reply:
-    user = fake.user_for(req)
-    return user if user is not None else bb_error(401, "Access token expired or invalid.")
+def find_repo(fake: FakeScm, req: Request) -> FakeRepo | None:
+    return fake.repos.get(f"{unquote(req.match['ws'])}/{unquote(req.match['slug'])}")
 
 
-def visible_repo(fake: FakeScm, req: Request, *, admin: bool = False) -> tuple[FakeUser, FakeRepo] | Reply:
-    user = authorised(fake, req)
-    if isinstance(user, Reply):
-        return user
-    repo = fake.repos.get(f"{unquote(req.match['ws'])}/{unquote(req.match['slug'])}")
-    if repo is None or (repo.private and user.login not in repo.admins and user.login not in repo.readers):
-        return bb_error(404, "Repository not found")
-    if admin and user.login not in repo.admins:
-        return bb_error(403, "You must be an administrator of this repository.")
-    return user, repo
+BITBUCKET = Dialect("bitbucket", find_repo, unauthorised="Access token expired or invalid.",
+                    not_found="Repository not found", forbidden="You must be an administrator of this repository.",
+                    fail=bb_error)  # fmt: skip
 
 
 def repo_json(fake: FakeScm, repo: FakeRepo) -> dict[str, Any]:
@@ -67,7 +59,7 @@ def repo_json(fake: FakeScm, repo: FakeRepo) -> dict[str, Any]:
     }
 
 
-def hook_json(repo: FakeRepo, hook: dict[str, Any]) -> dict[str, Any]:
+def hook_json(fake: FakeScm, repo: FakeRepo, hook: dict[str, Any]) -> dict[str, Any]:
     # The secret is never shown back, only whether one is set.
     return {
         "type": "webhook_subscription",
@@ -82,21 +74,13 @@ def hook_json(repo: FakeRepo, hook: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def resolve(repo: FakeRepo, ref: str) -> str | None:
-    out = repo.git("rev-parse", "--verify", "-q", "--end-of-options", f"{ref}^{{commit}}")
-    return out.strip() if out else None
-
-
-@route("bitbucket", "GET", f"{API}/repositories")
-def list_repos(fake: FakeScm, req: Request) -> Reply:
-    user = authorised(fake, req)
-    if isinstance(user, Reply):
-        return user
+@BITBUCKET.user_route("GET", f"{API}/repositories")
+def list_repos(fake: FakeScm, req: Request, user: FakeUser) -> Reply:
     role = req.query.get("role", "member")
     if role not in ("member", "contributor", "admin", "owner"):
         return bb_error(400, f"Invalid role {role}")
-    mine = [r for r in fake.repos.values() if user.login in r.admins or (role != "admin" and user.login in r.readers)]
-    items, number, last = fake.page(sorted(mine, key=lambda r: r.full_name), req)
+    mine = member_repos(fake, user.login, admin_only=role == "admin")
+    items, number, last = fake.page(mine, req)
     size = min(int(req.query.get("pagelen") or 10), fake.page_size)
     body: dict[str, Any] = {
         "pagelen": size,
@@ -109,93 +93,53 @@ def list_repos(fake: FakeScm, req: Request) -> Reply:
     return Reply(200, body)
 
 
-@route("bitbucket", "GET", f"{API}{REPO}/src/(?P<ref>[^/]+)/(?P<path>.+)")
-def src(fake: FakeScm, req: Request) -> Reply:
-    found = visible_repo(fake, req)
-    if isinstance(found, Reply):
-        return found
-    _, repo = found
+@BITBUCKET.repo_route("GET", f"{API}{REPO}/src/(?P<ref>[^/]+)/(?P<path>.+)")
+def src(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -> Reply:
     sha = resolve(repo, unquote(req.match["ref"]))
     path = unquote(req.match["path"]).strip("/")
     if sha is None:
         return bb_error(404, "Commit not found")
-    if (repo.git("cat-file", "-t", f"{sha}:{path}") or "").strip() != "blob":
+    blob = file_at(repo, sha, path)
+    if blob is None:
         return bb_error(404, f"No such file or directory: {path}")
-    blob = subprocess.run(
-        ["git", "cat-file", "blob", f"{sha}:{path}"], cwd=repo.path, capture_output=True, check=True
-    ).stdout
     return Reply(200, raw=blob, headers={"Content-Type": "text/plain"})
 
 
-@route("bitbucket", "GET", f"{API}{REPO}/refs/branches/(?P<branch>.+)")
-def branch(fake: FakeScm, req: Request) -> Reply:
-    found = visible_repo(fake, req)
-    if isinstance(found, Reply):
-        return found
-    _, repo = found
+@BITBUCKET.repo_route("GET", f"{API}{REPO}/refs/branches/(?P<branch>.+)")
+def branch(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -> Reply:
     name = unquote(req.match["branch"])
     sha = repo.head(name)
     if sha is None:
         return bb_error(404, f"Branch not found: {name}")
-    return Reply(
-        200,
-        {
-            "type": "branch",
-            "name": name,
-            "target": {"type": "commit", "hash": sha, "message": repo.git("log", "-1", "--format=%B", sha) or ""},
-        },
-    )
+    target = {"type": "commit", "hash": sha, "message": commit_message(repo, sha)}
+    return Reply(200, {"type": "branch", "name": name, "target": target})
 
 
-@route("bitbucket", "POST", f"{API}{REPO}/hooks")
-def create_hook(fake: FakeScm, req: Request) -> Reply:
-    found = visible_repo(fake, req, admin=True)
-    if isinstance(found, Reply):
-        return found
-    _, repo = found
+@BITBUCKET.repo_route("POST", f"{API}{REPO}/hooks", admin=True)
+def create_hook(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -> Reply:
     body = req.json()
     events = body.get("events")
     if not body.get("url") or not isinstance(events, list) or not events:
         return bb_error(400, "url and events are required")
-    hook_id = f"{{{uuid.uuid4()}}}"
-    repo.hooks[hook_id] = {
-        "id": hook_id,
-        "url": body["url"],
-        "description": body.get("description") or "",
-        "active": bool(body.get("active", True)),
-        "events": list(events),
-        "secret": body.get("secret") or "",
-    }
-    return Reply(201, hook_json(repo, repo.hooks[hook_id]))
+    hook = add_hook(
+        repo,
+        f"{{{uuid.uuid4()}}}",
+        url=body["url"],
+        description=body.get("description") or "",
+        active=bool(body.get("active", True)),
+        events=list(events),
+        secret=body.get("secret") or "",
+    )
+    return Reply(201, hook_json(fake, repo, hook))
 
 
-@route("bitbucket", "GET", f"{API}{REPO}/hooks/(?P<hook>[^/]+)")
-def get_hook(fake: FakeScm, req: Request) -> Reply:
-    found = visible_repo(fake, req, admin=True)
-    if isinstance(found, Reply):
-        return found
-    _, repo = found
-    hook = repo.hooks.get(unquote(req.match["hook"]))
-    return bb_error(404, "Webhook not found") if hook is None else Reply(200, hook_json(repo, hook))
+# Hook ids are ``{uuid}``: the braces travel URL-encoded.
+BITBUCKET.hook_routes(f"{API}{REPO}/hooks/(?P<hook>[^/]+)", hook_json, "Webhook not found",
+                      hook_id=lambda match: unquote(match["hook"]))
 
 
-@route("bitbucket", "DELETE", f"{API}{REPO}/hooks/(?P<hook>[^/]+)")
-def delete_hook(fake: FakeScm, req: Request) -> Reply:
-    found = visible_repo(fake, req, admin=True)
-    if isinstance(found, Reply):
-        return found
-    _, repo = found
-    if repo.hooks.pop(unquote(req.match["hook"]), None) is None:
-        return bb_error(404, "Webhook not found")
-    return Reply(204)
-
-
-@route("bitbucket", "POST", f"{API}{REPO}/commit/(?P<sha>[0-9a-fA-F]+)/statuses/build")
-def create_status(fake: FakeScm, req: Request) -> Reply:
-    found = visible_repo(fake, req, admin=True)
-    if isinstance(found, Reply):
-        return found
-    _, repo = found
+@BITBUCKET.repo_route("POST", f"{API}{REPO}/commit/(?P<sha>[0-9a-fA-F]+)/statuses/build", admin=True)
+def create_status(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -> Reply:
     body = req.json()
     sha = req.match["sha"].lower()
     if resolve(repo, sha) != sha:
@@ -203,24 +147,7 @@ def create_status(fake: FakeScm, req: Request) -> Reply:
     state, key = body.get("state"), body.get("key")
     if state not in STATES or not key or len(key) > KEY_MAX or not body.get("url"):
         return bb_error(400, "state, key (at most 40 characters) and url are required")
-    repo.statuses.append(
-        {
-            "sha": sha,
-            "state": STATES[state],
-            "provider_state": state,
-            "target_url": body["url"],
-            "description": body.get("description") or "",
-            "context": key,
-        }
-    )
-    return Reply(
-        201,
-        {
-            "type": "build",
-            "key": key,
-            "state": state,
-            "name": body.get("name") or key,
-            "url": body["url"],
-            "description": body.get("description") or "",
-        },
-    )
+    status = record_status(repo, sha, state=STATES[state], provider_state=state, target_url=body["url"],
+                           description=body.get("description") or "", context=key)
+    return Reply(201, {"type": "build", "key": key, "state": state, "name": body.get("name") or key,
+                       "url": body["url"], "description": status["description"]})  # fmt: skip

@@ -10,12 +10,12 @@ cannot see, 403 for webhooks by a non-admin, 400 for an invalid body.
 
 from __future__ import annotations
 
-import subprocess
 import time
 from typing import Any
 from urllib.parse import unquote
 
-from .server import FakeRepo, FakeScm, FakeUser, Reply, Request, route
+from .common import Dialect, add_hook, file_at, member_repos, record_status, resolve
+from .server import FakeRepo, FakeScm, FakeUser, Reply, Request
 
 API = "/rest/api/1.0"
 REPO = r"/projects/(?P<key>[^/]+)/repos/(?P<slug>[^/]+)"
@@ -32,20 +32,16 @@ EVENTS = {
     "pr:deleted",
 }
 PERMISSIONS = ("REPO_READ", "REPO_WRITE", "REPO_ADMIN")
+FORBIDDEN = "You are not permitted to access this resource"
 
 
 def bbs_error(status: int, message: str) -> Reply:
     return Reply(status, {"errors": [{"context": None, "message": message, "exceptionName": None}]})
 
 
-def authorised(fake: FakeScm, req: Request) -> FakeUser | Reply:
-    user = fake.user_for(req)
-    if user is None:
-        return bbs_error(401, "Authentication failed. Please check your credentials and try again.")
-    return user
-
-
-def find_repo(fake: FakeScm, key: str, slug: str) -> FakeRepo | None:
+def find_repo(fake: FakeScm, req: Request) -> FakeRepo | None:
+    """Project keys match case-insensitively, slugs too, as on Bitbucket."""
+    key, slug = unquote(req.match["key"]), unquote(req.match["slug"])
     for repo in fake.repos.values():
         repo_key, _, repo_slug = repo.full_name.partition("/")
         if repo_key.upper() == key.upper() and repo_slug.lower() == slug.lower():
@@ -53,17 +49,14 @@ def find_repo(fake: FakeScm, key: str, slug: str) -> FakeRepo | None:
     return None
 
 
-def visible_repo(fake: FakeScm, req: Request, *, admin: bool = False) -> tuple[FakeUser, FakeRepo] | Reply:
-    user = authorised(fake, req)
-    if isinstance(user, Reply):
-        return user
-    key, slug = unquote(req.match["key"]), unquote(req.match["slug"])
-    repo = find_repo(fake, key, slug)
-    if repo is None or (repo.private and user.login not in repo.admins and user.login not in repo.readers):
-        return bbs_error(404, f"Repository {key}/{slug} does not exist.")
-    if admin and user.login not in repo.admins:
-        return bbs_error(403, "You are not permitted to access this resource")
-    return user, repo
+def missing_repo(req: Request) -> str:
+    return f"Repository {unquote(req.match['key'])}/{unquote(req.match['slug'])} does not exist."
+
+
+BITBUCKET_SERVER = Dialect(
+    "bitbucket-server", find_repo, unauthorised="Authentication failed. Please check your credentials and try again.",
+    not_found=missing_repo, forbidden=FORBIDDEN, fail=bbs_error,
+)  # fmt: skip
 
 
 def paged(fake: FakeScm, req: Request, values: list[Any]) -> Reply:
@@ -99,7 +92,7 @@ def repo_json(fake: FakeScm, repo: FakeRepo) -> dict[str, Any]:
     }
 
 
-def hook_json(hook: dict[str, Any]) -> dict[str, Any]:
+def hook_json(fake: FakeScm, repo: FakeRepo, hook: dict[str, Any]) -> dict[str, Any]:
     # The secret is never shown back.
     return {
         "id": int(hook["id"]),
@@ -113,144 +106,79 @@ def hook_json(hook: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def resolve(repo: FakeRepo, ref: str) -> str | None:
-    out = repo.git("rev-parse", "--verify", "-q", "--end-of-options", f"{ref}^{{commit}}")
-    return out.strip() if out else None
-
-
-@route("bitbucket-server", "GET", f"{API}/repos")
-def list_repos(fake: FakeScm, req: Request) -> Reply:
-    user = authorised(fake, req)
-    if isinstance(user, Reply):
-        return user
+@BITBUCKET_SERVER.user_route("GET", f"{API}/repos")
+def list_repos(fake: FakeScm, req: Request, user: FakeUser) -> Reply:
     permission = req.query.get("permission", "REPO_READ")
     if permission not in PERMISSIONS:
         return bbs_error(400, f"Invalid permission {permission}")
-    mine = [
-        r
-        for r in fake.repos.values()
-        if user.login in r.admins or (permission != "REPO_ADMIN" and user.login in r.readers)
-    ]
-    return paged(fake, req, [repo_json(fake, r) for r in sorted(mine, key=lambda r: r.full_name)])
+    mine = member_repos(fake, user.login, admin_only=permission == "REPO_ADMIN")
+    return paged(fake, req, [repo_json(fake, r) for r in mine])
 
 
-@route("bitbucket-server", "GET", f"{API}{REPO}/raw/(?P<path>.+)")
-def raw(fake: FakeScm, req: Request) -> Reply:
-    found = visible_repo(fake, req)
-    if isinstance(found, Reply):
-        return found
-    _, repo = found
+@BITBUCKET_SERVER.repo_route("GET", f"{API}{REPO}/raw/(?P<path>.+)")
+def raw(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -> Reply:
     ref = req.query.get("at") or repo.default_branch
     sha = resolve(repo, ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else ref)
     path = unquote(req.match["path"]).strip("/")
     if sha is None:
         return bbs_error(404, f"Commit '{ref}' does not exist in repository '{repo.full_name}'.")
-    if (repo.git("cat-file", "-t", f"{sha}:{path}") or "").strip() != "blob":
+    blob = file_at(repo, sha, path)
+    if blob is None:
         return bbs_error(404, f'The path "{path}" does not exist at revision "{sha}"')
-    blob = subprocess.run(
-        ["git", "cat-file", "blob", f"{sha}:{path}"], cwd=repo.path, capture_output=True, check=True
-    ).stdout
     return Reply(200, raw=blob, headers={"Content-Type": "text/plain;charset=UTF-8"})
 
 
-@route("bitbucket-server", "GET", f"{API}{REPO}/branches")
-def branches(fake: FakeScm, req: Request) -> Reply:
-    found = visible_repo(fake, req)
-    if isinstance(found, Reply):
-        return found
-    _, repo = found
+@BITBUCKET_SERVER.repo_route("GET", f"{API}{REPO}/branches")
+def branches(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -> Reply:
     needle = req.query.get("filterText", "").lower()
     values = []
     for name in sorted(repo.branches()):
         if needle in name.lower():
             sha = repo.head(name)
-            values.append(
-                {
-                    "id": f"refs/heads/{name}",
-                    "displayId": name,
-                    "type": "BRANCH",
-                    "latestCommit": sha,
-                    "latestChangeset": sha,
-                    "isDefault": name == repo.default_branch,
-                }
-            )
+            values.append({"id": f"refs/heads/{name}", "displayId": name, "type": "BRANCH", "latestCommit": sha,
+                           "latestChangeset": sha, "isDefault": name == repo.default_branch})  # fmt: skip
     return paged(fake, req, values)
 
 
-@route("bitbucket-server", "POST", f"{API}{REPO}/webhooks")
-def create_hook(fake: FakeScm, req: Request) -> Reply:
-    found = visible_repo(fake, req, admin=True)
-    if isinstance(found, Reply):
-        return found
-    _, repo = found
+@BITBUCKET_SERVER.repo_route("POST", f"{API}{REPO}/webhooks", admin=True)
+def create_hook(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -> Reply:
     body = req.json()
     events = body.get("events")
     if not body.get("name") or not body.get("url") or not isinstance(events, list) or not events:
         return bbs_error(400, "name, url and events are required")
     if set(events) - EVENTS:
         return bbs_error(400, f"Unknown events: {sorted(set(events) - EVENTS)}")
-    hook_id = str(fake.next_id())
     configuration = body.get("configuration") or {}
-    repo.hooks[hook_id] = {
-        "id": hook_id,
-        "name": body["name"],
-        "url": body["url"],
-        "events": list(events),
-        "active": bool(body.get("active", True)),
-        "secret": configuration.get("secret") or "",
-        "created": int(time.time() * 1000),
-    }
-    return Reply(201, hook_json(repo.hooks[hook_id]))
+    hook = add_hook(
+        repo,
+        str(fake.next_id()),
+        name=body["name"],
+        url=body["url"],
+        events=list(events),
+        active=bool(body.get("active", True)),
+        secret=configuration.get("secret") or "",
+        created=int(time.time() * 1000),
+    )
+    return Reply(201, hook_json(fake, repo, hook))
 
 
-@route("bitbucket-server", "GET", rf"{API}{REPO}/webhooks/(?P<hook>\d+)")
-def get_hook(fake: FakeScm, req: Request) -> Reply:
-    found = visible_repo(fake, req, admin=True)
-    if isinstance(found, Reply):
-        return found
-    _, repo = found
-    hook = repo.hooks.get(req.match["hook"])
-    return bbs_error(404, "Webhook not found") if hook is None else Reply(200, hook_json(hook))
+BITBUCKET_SERVER.hook_routes(rf"{API}{REPO}/webhooks/(?P<hook>\d+)", hook_json, "Webhook not found")
 
 
-@route("bitbucket-server", "DELETE", rf"{API}{REPO}/webhooks/(?P<hook>\d+)")
-def delete_hook(fake: FakeScm, req: Request) -> Reply:
-    found = visible_repo(fake, req, admin=True)
-    if isinstance(found, Reply):
-        return found
-    _, repo = found
-    if repo.hooks.pop(req.match["hook"], None) is None:
-        return bbs_error(404, "Webhook not found")
-    return Reply(204)
-
-
-@route("bitbucket-server", "POST", "/rest/build-status/1.0/commits/(?P<sha>[0-9a-fA-F]+)")
-def create_status(fake: FakeScm, req: Request) -> Reply:
+@BITBUCKET_SERVER.user_route("POST", "/rest/build-status/1.0/commits/(?P<sha>[0-9a-fA-F]+)")
+def create_status(fake: FakeScm, req: Request, user: FakeUser) -> Reply:
     """Build statuses are keyed by commit alone; the fake records one on each visible repository
     holding the commit, and needs write access to at least one of them."""
-    user = authorised(fake, req)
-    if isinstance(user, Reply):
-        return user
     body = req.json()
     sha = req.match["sha"].lower()
     state, key = body.get("state"), body.get("key")
     if state not in STATES or not key or len(key) > 255 or not body.get("url"):
         return bbs_error(400, "state, key and url are required")
-    holders = [
-        r for r in fake.repos.values() if (user.login in r.admins or user.login in r.readers) and resolve(r, sha) == sha
-    ]
+    holders = [r for r in member_repos(fake, user.login) if resolve(r, sha) == sha]
     writable = [r for r in holders if user.login in r.admins]
     if holders and not writable:
-        return bbs_error(403, "You are not permitted to access this resource")
+        return bbs_error(403, FORBIDDEN)
     for repo in writable:
-        repo.statuses.append(
-            {
-                "sha": sha,
-                "state": STATES[state],
-                "provider_state": state,
-                "target_url": body["url"],
-                "description": body.get("description") or "",
-                "context": key,
-            }
-        )
+        record_status(repo, sha, state=STATES[state], provider_state=state, target_url=body["url"],
+                      description=body.get("description") or "", context=key)
     return Reply(204)

@@ -10,11 +10,11 @@ non-admin, 422 for an invalid hook or status body.
 from __future__ import annotations
 
 import base64
-import subprocess
 from typing import Any
 from urllib.parse import unquote
 
-from .server import FakeRepo, FakeScm, FakeUser, Reply, Request, error, route
+from .common import Dialect, add_hook, commit_message, member_repos, read_blob, record_status, resolve
+from .server import FakeRepo, FakeScm, FakeUser, Reply, Request, error
 
 API = "/api/v3"
 REPO = r"/repos/(?P<repo>[^/]+/[^/]+)"
@@ -22,39 +22,18 @@ STATES = ("error", "failure", "pending", "success")
 DESCRIPTION_MAX = 140
 
 
-def authorised(fake: FakeScm, req: Request) -> FakeUser | Reply:
-    user = fake.user_for(req)
-    return user if user is not None else error(401, "Requires authentication")
+def find_repo(fake: FakeScm, req: Request) -> FakeRepo | None:
+    return fake.repos.get(req.match["repo"])
 
 
-def visible_repo(fake: FakeScm, req: Request) -> tuple[FakeUser, FakeRepo] | Reply:
-    """The user and the repository of the path, or the answer GitHub gives (401 or 404).
-
-    Any signed-in user reads a public repository; a private one only its admins and readers.
-    """
-    user = authorised(fake, req)
-    if isinstance(user, Reply):
-        return user
-    repo = fake.repos.get(req.match["repo"])
-    if repo is None or (repo.private and user.login not in repo.admins and user.login not in repo.readers):
-        return error(404, "Not Found")
-    return user, repo
+GITHUB = Dialect("github", find_repo, unauthorised="Requires authentication", not_found="Not Found",
+                 forbidden="Must have admin rights to Repository.")
 
 
 def base64_lines(data: bytes) -> str:
     """Base64 wrapped at 60 characters, as the contents API sends it."""
     text = base64.b64encode(data).decode()
     return "\n".join(text[i : i + 60] for i in range(0, len(text), 60)) + "\n"
-
-
-def resolve(repo: FakeRepo, ref: str) -> str | None:
-    out = repo.git("rev-parse", "--verify", "-q", "--end-of-options", f"{ref}^{{commit}}")
-    return out.strip() if out else None
-
-
-def read_blob(repo: FakeRepo, spec: str) -> bytes:
-    """A file's exact bytes (``FakeRepo.read`` gives text; contents answers carry bytes)."""
-    return subprocess.run(["git", "cat-file", "blob", spec], cwd=repo.path, capture_output=True, check=True).stdout
 
 
 def repo_json(fake: FakeScm, repo: FakeRepo, login: str) -> dict[str, Any]:
@@ -82,22 +61,14 @@ def hook_json(fake: FakeScm, repo: FakeRepo, hook: dict[str, Any]) -> dict[str, 
             "events": hook["events"], "config": config, "url": url, "ping_url": f"{url}/pings"}
 
 
-@route("github", "GET", f"{API}/user/repos")
-def list_repos(fake: FakeScm, req: Request) -> Reply:
-    user = authorised(fake, req)
-    if isinstance(user, Reply):
-        return user
-    mine = [r for r in fake.repos.values() if user.login in r.admins or user.login in r.readers]
-    items, number, last = fake.page(sorted(mine, key=lambda r: r.full_name), req)
+@GITHUB.user_route("GET", f"{API}/user/repos")
+def list_repos(fake: FakeScm, req: Request, user: FakeUser) -> Reply:
+    items, number, last = fake.page(member_repos(fake, user.login), req)
     return Reply(200, [repo_json(fake, r, user.login) for r in items], fake.link_header(req, number, last))
 
 
-@route("github", "GET", f"{API}{REPO}")
-def get_repo(fake: FakeScm, req: Request) -> Reply:
-    found = visible_repo(fake, req)
-    if isinstance(found, Reply):
-        return found
-    user, repo = found
+@GITHUB.repo_route("GET", f"{API}{REPO}")
+def get_repo(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -> Reply:
     return Reply(200, repo_json(fake, repo, user.login))
 
 
@@ -117,20 +88,13 @@ def contents_answer(repo: FakeRepo, raw_path: str, ref: str | None, *, wrap: boo
                        "path": path, "content": content})
 
 
-@route("github", "GET", f"{API}{REPO}/contents/(?P<path>.+)")
-def contents(fake: FakeScm, req: Request) -> Reply:
-    found = visible_repo(fake, req)
-    if isinstance(found, Reply):
-        return found
-    return contents_answer(found[1], req.match["path"], req.query.get("ref"), wrap=True)
+@GITHUB.repo_route("GET", f"{API}{REPO}/contents/(?P<path>.+)")
+def contents(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -> Reply:
+    return contents_answer(repo, req.match["path"], req.query.get("ref"), wrap=True)
 
 
-@route("github", "GET", f"{API}{REPO}/branches/(?P<branch>.+)")
-def branch(fake: FakeScm, req: Request) -> Reply:
-    found = visible_repo(fake, req)
-    if isinstance(found, Reply):
-        return found
-    _, repo = found
+@GITHUB.repo_route("GET", f"{API}{REPO}/branches/(?P<branch>.+)")
+def branch(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -> Reply:
     name = unquote(req.match["branch"])
     sha = repo.head(name)
     if sha is None:
@@ -139,86 +103,38 @@ def branch(fake: FakeScm, req: Request) -> Reply:
     return Reply(200, {"name": name, "commit": {"sha": sha, "url": commit_url}, "protected": False})
 
 
-@route("github", "GET", f"{API}{REPO}/commits/(?P<ref>.+)")
-def commit(fake: FakeScm, req: Request) -> Reply:
-    found = visible_repo(fake, req)
-    if isinstance(found, Reply):
-        return found
-    _, repo = found
+@GITHUB.repo_route("GET", f"{API}{REPO}/commits/(?P<ref>.+)")
+def commit(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -> Reply:
     sha = resolve(repo, unquote(req.match["ref"]))
     if sha is None:
         return error(422, f"No commit found for SHA: {unquote(req.match['ref'])}")
-    return Reply(200, {"sha": sha, "commit": {"message": (repo.git("log", "-1", "--format=%B", sha) or "").strip()}})
+    return Reply(200, {"sha": sha, "commit": {"message": commit_message(repo, sha).strip()}})
 
 
-def admin_repo(fake: FakeScm, req: Request) -> tuple[FakeUser, FakeRepo] | Reply:
-    found = visible_repo(fake, req)
-    if isinstance(found, Reply):
-        return found
-    user, repo = found
-    if user.login not in repo.admins:
-        return error(403, "Must have admin rights to Repository.")
-    return found
-
-
-@route("github", "POST", f"{API}{REPO}/hooks")
-def create_hook(fake: FakeScm, req: Request) -> Reply:
-    found = admin_repo(fake, req)
-    if isinstance(found, Reply):
-        return found
-    _, repo = found
-    body = req.json()
+def add_config_hook(fake: FakeScm, repo: FakeRepo, body: dict[str, Any], *, active: bool, **extra: Any) -> dict:
+    """Keep a hook whose settings come in ``config`` (GitHub's shape, which Gitea copied)."""
     config = body.get("config") or {}
-    if body.get("name", "web") != "web" or not config.get("url"):
+    return add_hook(
+        repo, str(fake.next_id()), **extra, url=config["url"], secret=config.get("secret", ""),
+        content_type=config.get("content_type", "form"), events=list(body.get("events") or ["push"]),
+        active=bool(body.get("active", active)), config=dict(config),
+    )  # fmt: skip
+
+
+@GITHUB.repo_route("POST", f"{API}{REPO}/hooks", admin=True)
+def create_hook(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -> Reply:
+    body = req.json()
+    if body.get("name", "web") != "web" or not (body.get("config") or {}).get("url"):
         return error(422, "Validation Failed: config.url is required")
-    events = list(body.get("events") or ["push"])
-    hook_id = str(fake.next_id())
-    repo.hooks[hook_id] = {
-        "id": hook_id, "url": config["url"], "secret": config.get("secret", ""),
-        "content_type": config.get("content_type", "form"), "events": events,
-        "active": bool(body.get("active", True)), "config": dict(config),
-    }
-    return Reply(201, hook_json(fake, repo, repo.hooks[hook_id]))
+    return Reply(201, hook_json(fake, repo, add_config_hook(fake, repo, body, active=True)))
 
 
-@route("github", "GET", f"{API}{REPO}/hooks")
-def list_hooks(fake: FakeScm, req: Request) -> Reply:
-    found = admin_repo(fake, req)
-    if isinstance(found, Reply):
-        return found
-    _, repo = found
-    return Reply(200, [hook_json(fake, repo, h) for h in repo.hooks.values()])
+GITHUB.hook_routes(rf"{API}{REPO}/hooks/(?P<hook>\d+)", hook_json, "Not Found", listing=f"{API}{REPO}/hooks")
 
 
-@route("github", "GET", rf"{API}{REPO}/hooks/(?P<hook>\d+)")
-def get_hook(fake: FakeScm, req: Request) -> Reply:
-    found = admin_repo(fake, req)
-    if isinstance(found, Reply):
-        return found
-    _, repo = found
-    hook = repo.hooks.get(req.match["hook"])
-    return error(404, "Not Found") if hook is None else Reply(200, hook_json(fake, repo, hook))
-
-
-@route("github", "DELETE", rf"{API}{REPO}/hooks/(?P<hook>\d+)")
-def delete_hook(fake: FakeScm, req: Request) -> Reply:
-    found = admin_repo(fake, req)
-    if isinstance(found, Reply):
-        return found
-    _, repo = found
-    if repo.hooks.pop(req.match["hook"], None) is None:
-        return error(404, "Not Found")
-    return Reply(204)
-
-
-@route("github", "POST", f"{API}{REPO}/statuses/(?P<sha>[0-9a-fA-F]+)")
-def create_status(fake: FakeScm, req: Request) -> Reply:
-    found = visible_repo(fake, req)
-    if isinstance(found, Reply):
-        return found
-    user, repo = found
-    if user.login not in repo.admins:
-        return error(403, "Resource not accessible by integration")
+@GITHUB.repo_route("POST", f"{API}{REPO}/statuses/(?P<sha>[0-9a-fA-F]+)", admin=True,
+                   forbidden="Resource not accessible by integration")
+def create_status(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -> Reply:
     body = req.json()
     sha = req.match["sha"].lower()
     if resolve(repo, sha) != sha:
@@ -227,7 +143,6 @@ def create_status(fake: FakeScm, req: Request) -> Reply:
     description = body.get("description") or ""
     if state not in STATES or len(description) > DESCRIPTION_MAX:
         return error(422, "Validation Failed")
-    status = {"sha": sha, "state": state, "provider_state": state, "target_url": body.get("target_url") or "",
-              "description": description, "context": body.get("context") or "default"}
-    repo.statuses.append(status)
+    status = record_status(repo, sha, state=state, provider_state=state, target_url=body.get("target_url") or "",
+                           description=description, context=body.get("context") or "default")
     return Reply(201, {"id": fake.next_id(), **{k: v for k, v in status.items() if k != "provider_state"}})

@@ -10,11 +10,11 @@ a Reporter. The OAuth and ``/user`` endpoints live in ``oauth.py``.
 
 from __future__ import annotations
 
-import subprocess
 from typing import Any
 from urllib.parse import unquote
 
-from .server import FakeRepo, FakeScm, FakeUser, Reply, Request, error, route
+from .common import Dialect, add_hook, commit_message, file_at, record_status, resolve
+from .server import FakeRepo, FakeScm, FakeUser, Reply, Request, error
 
 API = "/api/v4"
 PROJECT = r"/projects/(?P<project>[^/]+)"
@@ -29,11 +29,6 @@ STATES = {
 }  # GitLab state -> normalised state
 
 
-def authorised(fake: FakeScm, req: Request) -> FakeUser | Reply:
-    user = fake.user_for(req)
-    return user if user is not None else error(401, "401 Unauthorized")
-
-
 def level(repo: FakeRepo, login: str) -> int:
     """Admins are Maintainers, readers Reporters; anyone else is a Guest of a public project."""
     if login in repo.admins:
@@ -43,18 +38,15 @@ def level(repo: FakeRepo, login: str) -> int:
     return 0 if repo.private else GUEST
 
 
-def project(fake: FakeScm, req: Request, minimum: int = GUEST) -> tuple[FakeUser, FakeRepo] | Reply:
-    """The user and the project of the path, or GitLab's answer: 401, 404 (invisible), 403 (role)."""
-    user = authorised(fake, req)
-    if isinstance(user, Reply):
-        return user
+def find_project(fake: FakeScm, req: Request) -> FakeRepo | None:
+    """A project by its numeric id or its (URL-encoded) full path."""
     ident = unquote(req.match["project"])
-    repo = next((r for r in fake.repos.values() if str(r.repo_id) == ident or r.full_name == ident), None)
-    if repo is None or level(repo, user.login) == 0:
-        return error(404, "404 Project Not Found")
-    if level(repo, user.login) < minimum:
-        return error(403, "403 Forbidden")
-    return user, repo
+    return next((r for r in fake.repos.values() if str(r.repo_id) == ident or r.full_name == ident), None)
+
+
+# A project the user cannot see (level 0) is a 404; one that needs Maintainer (``admin``) a 403.
+GITLAB = Dialect("gitlab", find_project, unauthorised="401 Unauthorized", not_found="404 Project Not Found",
+                 forbidden="403 Forbidden")
 
 
 def project_json(fake: FakeScm, repo: FakeRepo, login: str) -> dict[str, Any]:
@@ -77,7 +69,7 @@ def project_json(fake: FakeScm, repo: FakeRepo, login: str) -> dict[str, Any]:
     }
 
 
-def hook_json(repo: FakeRepo, hook: dict[str, Any]) -> dict[str, Any]:
+def hook_json(fake: FakeScm, repo: FakeRepo, hook: dict[str, Any]) -> dict[str, Any]:
     # GitLab never shows a hook's token back.
     return {
         "id": int(hook["id"]),
@@ -87,16 +79,8 @@ def hook_json(repo: FakeRepo, hook: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def resolve(repo: FakeRepo, ref: str) -> str | None:
-    out = repo.git("rev-parse", "--verify", "-q", "--end-of-options", f"{ref}^{{commit}}")
-    return out.strip() if out else None
-
-
-@route("gitlab", "GET", f"{API}/projects")
-def list_projects(fake: FakeScm, req: Request) -> Reply:
-    user = authorised(fake, req)
-    if isinstance(user, Reply):
-        return user
+@GITLAB.user_route("GET", f"{API}/projects")
+def list_projects(fake: FakeScm, req: Request, user: FakeUser) -> Reply:
     minimum = int(req.query.get("min_access_level") or REPORTER)
     # membership=true: projects the user is a member of (a public project's guests are not).
     mine = [r for r in fake.repos.values() if level(r, user.login) >= max(minimum, REPORTER)]
@@ -111,102 +95,54 @@ def list_projects(fake: FakeScm, req: Request) -> Reply:
     return Reply(200, [project_json(fake, r, user.login) for r in items], headers)
 
 
-@route("gitlab", "GET", f"{API}{PROJECT}/repository/files/(?P<path>[^/]+)/raw")
-def raw_file(fake: FakeScm, req: Request) -> Reply:
-    found = project(fake, req)
-    if isinstance(found, Reply):
-        return found
-    _, repo = found
+@GITLAB.repo_route("GET", f"{API}{PROJECT}/repository/files/(?P<path>[^/]+)/raw")
+def raw_file(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -> Reply:
     ref = req.query.get("ref")
     if not ref:
         return error(400, "ref is missing")
     sha = resolve(repo, ref)
-    path = unquote(req.match["path"])
-    if sha is None or (repo.git("cat-file", "-t", f"{sha}:{path}") or "").strip() != "blob":
+    blob = None if sha is None else file_at(repo, sha, unquote(req.match["path"]))
+    if sha is None or blob is None:
         return error(404, "404 File Not Found")
-    blob = subprocess.run(
-        ["git", "cat-file", "blob", f"{sha}:{path}"], cwd=repo.path, capture_output=True, check=True
-    ).stdout
     return Reply(200, raw=blob, headers={"Content-Type": "text/plain; charset=utf-8", "X-Gitlab-Commit-Id": sha})
 
 
-@route("gitlab", "GET", f"{API}{PROJECT}/repository/branches/(?P<branch>[^/]+)")
-def branch(fake: FakeScm, req: Request) -> Reply:
-    found = project(fake, req)
-    if isinstance(found, Reply):
-        return found
-    _, repo = found
+@GITLAB.repo_route("GET", f"{API}{PROJECT}/repository/branches/(?P<branch>[^/]+)")
+def branch(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -> Reply:
     name = unquote(req.match["branch"])
     sha = repo.head(name)
     if sha is None:
         return error(404, "404 Branch Not Found")
-    message = (repo.git("log", "-1", "--format=%B", sha) or "").strip()
-    return Reply(
-        200,
-        {
-            "name": name,
-            "default": name == repo.default_branch,
-            "protected": False,
-            "commit": {
-                "id": sha,
-                "short_id": sha[:8],
-                "title": message.splitlines()[0] if message else "",
-                "message": message,
-            },
-        },
-    )
+    message = commit_message(repo, sha).strip()
+    title = message.splitlines()[0] if message else ""
+    commit = {"id": sha, "short_id": sha[:8], "title": title, "message": message}
+    return Reply(200, {"name": name, "default": name == repo.default_branch, "protected": False, "commit": commit})
 
 
-@route("gitlab", "POST", f"{API}{PROJECT}/hooks")
-def create_hook(fake: FakeScm, req: Request) -> Reply:
-    found = project(fake, req, MAINTAINER)
-    if isinstance(found, Reply):
-        return found
-    _, repo = found
+@GITLAB.repo_route("POST", f"{API}{PROJECT}/hooks", admin=True)
+def create_hook(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -> Reply:
     body = req.json()
     if not body.get("url"):
         return error(400, "url is missing")
-    hook_id = str(fake.next_id())
-    repo.hooks[hook_id] = {
-        "id": hook_id,
-        "url": body["url"],
-        "secret": body.get("token") or "",
-        "push_events": bool(body.get("push_events", True)),
-        "tag_push_events": bool(body.get("tag_push_events")),
-        "merge_requests_events": bool(body.get("merge_requests_events")),
-        "enable_ssl_verification": bool(body.get("enable_ssl_verification", True)),
-    }
-    return Reply(201, hook_json(repo, repo.hooks[hook_id]))
+    hook = add_hook(
+        repo,
+        str(fake.next_id()),
+        url=body["url"],
+        secret=body.get("token") or "",
+        push_events=bool(body.get("push_events", True)),
+        tag_push_events=bool(body.get("tag_push_events")),
+        merge_requests_events=bool(body.get("merge_requests_events")),
+        enable_ssl_verification=bool(body.get("enable_ssl_verification", True)),
+    )
+    return Reply(201, hook_json(fake, repo, hook))
 
 
-@route("gitlab", "GET", rf"{API}{PROJECT}/hooks/(?P<hook>\d+)")
-def get_hook(fake: FakeScm, req: Request) -> Reply:
-    found = project(fake, req, MAINTAINER)
-    if isinstance(found, Reply):
-        return found
-    _, repo = found
-    hook = repo.hooks.get(req.match["hook"])
-    return error(404, "404 Not found") if hook is None else Reply(200, hook_json(repo, hook))
+GITLAB.hook_routes(rf"{API}{PROJECT}/hooks/(?P<hook>\d+)", hook_json, "404 Not found")
 
 
-@route("gitlab", "DELETE", rf"{API}{PROJECT}/hooks/(?P<hook>\d+)")
-def delete_hook(fake: FakeScm, req: Request) -> Reply:
-    found = project(fake, req, MAINTAINER)
-    if isinstance(found, Reply):
-        return found
-    _, repo = found
-    if repo.hooks.pop(req.match["hook"], None) is None:
-        return error(404, "404 Not found")
-    return Reply(204)
-
-
-@route("gitlab", "POST", f"{API}{PROJECT}/statuses/(?P<sha>[0-9a-fA-F]+)")
-def create_status(fake: FakeScm, req: Request) -> Reply:
-    # Developer (30) may post statuses; in the fake that is a Maintainer (readers are Reporters).
-    found = project(fake, req, MAINTAINER)
-    if isinstance(found, Reply):
-        return found
-    _, repo = found
+# Developer (30) may post statuses; in the fake that is a Maintainer (readers are Reporters).
+@GITLAB.repo_route("POST", f"{API}{PROJECT}/statuses/(?P<sha>[0-9a-fA-F]+)", admin=True)
+def create_status(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -> Reply:
     body = req.json()
     sha = req.match["sha"].lower()
     if resolve(repo, sha) != sha:
@@ -223,23 +159,8 @@ def create_status(fake: FakeScm, req: Request) -> Reply:
             400,
             f'Cannot transition status via :{event} from :{state} (Reason(s): Status cannot transition via "{event}")',
         )
-    status = {
-        "sha": sha,
-        "state": STATES[state],
-        "provider_state": state,
-        "target_url": body.get("target_url") or "",
-        "description": body.get("description") or "",
-        "context": context,
-    }
-    repo.statuses.append(status)
-    return Reply(
-        201,
-        {
-            "id": fake.next_id(),
-            "sha": sha,
-            "status": state,
-            "name": context,
-            "target_url": status["target_url"],
-            "description": status["description"],
-        },
-    )
+    status = record_status(repo, sha, state=STATES[state], provider_state=state,
+                           target_url=body.get("target_url") or "", description=body.get("description") or "",
+                           context=context)  # fmt: skip
+    return Reply(201, {"id": fake.next_id(), "sha": sha, "status": state, "name": context,
+                       "target_url": status["target_url"], "description": status["description"]})  # fmt: skip
