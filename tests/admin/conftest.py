@@ -107,7 +107,11 @@ def world(make_repo, make_pipeline, trigger, django_user_model, h) -> World:
         project=project, registry="registry.example.com", username="robot", password=SECRETS["registry password"]
     )
     provider = SourceCodeProviderConfig.objects.create(
-        provider="github", host="", client_id="client-id-1", client_secret=SECRETS["provider client secret"], enabled=True
+        provider="github",
+        host="",
+        client_id="client-id-1",
+        client_secret=SECRETS["provider client secret"],
+        enabled=True,
     )
     credential = SourceCodeCredential.objects.create(
         user=member,

@@ -45,7 +45,9 @@ def test_provider_secret_is_kept_when_left_empty_replaced_when_given_and_cleared
 def test_a_new_provider_and_a_refused_one_never_echo_the_secret(staff, world, admin_helpers):
     add = reverse("admin:devops_sourcecodeproviderconfig_add")
     data = admin_helpers.form_data(staff.get(add))
-    data.update({"provider": "gitlab", "host": "https://gitlab.example.com", "client_id": "gl", "client_secret": "s3cr3t-GL"})
+    data.update(
+        {"provider": "gitlab", "host": "https://gitlab.example.com", "client_id": "gl", "client_secret": "s3cr3t-GL"}
+    )
     data["enabled"] = "on"
     assert staff.post(add, data).status_code == 302
     row = SourceCodeProviderConfig.objects.get(provider="gitlab", host="https://gitlab.example.com")
