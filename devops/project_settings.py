@@ -6,8 +6,9 @@ One registry so the engine, executors, API and admin agree on names, defaults an
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings as django_settings
 
@@ -16,12 +17,13 @@ _BOOL = {"on": True, "true": True, "1": True, "yes": True, "off": False, "false"
 
 
 def validate_non_negative_int(value: str) -> None:
-    if not value.isdigit():
-        raise ValueError(f"expected a non-negative integer, got {value!r}")
+    # isascii: str.isdigit() also accepts "²" and other digits int() refuses.
+    if not (value.isascii() and value.isdigit()) or len(value) > 9:
+        raise ValueError(f"expected a non-negative integer (at most 9 digits), got {value!r}")
 
 
 def validate_quantity(value: str) -> None:
-    if not _QUANTITY.match(value):
+    if not _QUANTITY.fullmatch(value):
         raise ValueError(f"expected a Kubernetes quantity such as 500m, 2, 256Mi or 1Gi, got {value!r}")
 
 
@@ -103,6 +105,51 @@ def validate_setting(key: str, value: str) -> None:
     if key not in SETTINGS:
         raise ValueError(f"unknown setting {key!r}; known: {', '.join(SETTINGS)}")
     SETTINGS[key].validate(value)
+
+
+# Kubernetes rejects a container whose request is above its limit: each pair is checked together.
+RESOURCE_PAIRS = (
+    ("executor-cpu-request", "executor-cpu-limit"),
+    ("executor-memory-request", "executor-memory-limit"),
+)
+_SCALE = {
+    "": Decimal(1), "m": Decimal("0.001"), "k": Decimal(10**3), "M": Decimal(10**6), "G": Decimal(10**9),
+    "T": Decimal(10**12), "P": Decimal(10**15), "E": Decimal(10**18), "Ki": Decimal(2**10), "Mi": Decimal(2**20),
+    "Gi": Decimal(2**30), "Ti": Decimal(2**40), "Pi": Decimal(2**50), "Ei": Decimal(2**60),
+}  # fmt: skip
+
+
+def quantity_value(value: str) -> Decimal | None:
+    """The number a valid quantity stands for ("500m" -> 0.5), None for an invalid one."""
+    match = _QUANTITY.fullmatch(value)
+    return Decimal(match.group(1)) * _SCALE[match.group(3) or ""] if match else None
+
+
+def validate_settings(changes: Mapping[str, str], current: Mapping[str, str] | None = None) -> dict[str, list[str]]:
+    """Messages by key for ``changes`` applied over ``current`` (the effective values); empty when valid.
+
+    Each value is checked on its own, then each request against its limit with the other side taken
+    from ``current`` when it is not changed, so lowering a limit below the stored request is caught too.
+    A pair error is reported on the changed key (the request when both change).
+    """
+    errors: dict[str, list[str]] = {}
+    for key, value in changes.items():
+        try:
+            validate_setting(key, value)
+        except ValueError as exc:
+            errors.setdefault(key, []).append(str(exc))
+    merged = {**(current or {}), **changes}
+    for request, limit in RESOURCE_PAIRS:
+        if request in errors or limit in errors or not (request in changes or limit in changes):
+            continue
+        low, high = quantity_value(merged.get(request, "")), quantity_value(merged.get(limit, ""))
+        if low is not None and high is not None and low > high:
+            where = request if request in changes else limit
+            errors.setdefault(where, []).append(
+                f"{request} {merged[request]} is more than {limit} {merged[limit]}; "
+                "Kubernetes rejects a request above its limit"
+            )
+    return errors
 
 
 def as_bool(value: str) -> bool:
