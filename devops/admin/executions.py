@@ -3,6 +3,7 @@ one: abort it and run it again (``devops.engine``; as list actions and as button
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from django.contrib import admin, messages
@@ -10,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.urls import URLPattern, path, reverse
+from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -46,8 +47,21 @@ class StageRunInline(ReadOnlyTabularInline):
 
 class StepRunInline(ReadOnlyTabularInline):
     model = StepRun
-    fields = ("stage_index", "index", "name", "kind", "state", "exit_code", "started_at", "ended_at", "reason")
+    fields = ("stage_index", "index", "name", "kind", "state", "exit_code", "started_at", "ended_at", "reason", "log")
     readonly_fields = fields
+
+    @admin.display(description="log")
+    def log(self, obj: StepRun) -> str:
+        """The step's log through the API (masked like every reader's; staff may read every project)."""
+        if not obj or not obj.pk or not obj.log_key:
+            return "-"
+        try:
+            url = reverse(
+                "execution-logs", kwargs={"pk": obj.execution_id, "stage": obj.stage_index, "step": obj.index}
+            )
+        except NoReverseMatch:
+            return "-"
+        return format_html('<a href="{}" target="_blank" rel="noopener">log</a>', url)
 
 
 def abort_executions(request: HttpRequest, queryset: QuerySet[PipelineExecution]) -> tuple[list[str], list[str]]:
@@ -81,9 +95,9 @@ class PipelineExecutionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         (None, {"fields": ("operator_actions", "pipeline", "project", "run", "state", "reason", "node")}),
         ("Trigger", {"fields": _TRIGGER_FIELDS}),
         ("Timing", {"fields": ("created_at", "admitted_at", "started_at", "ended_at", "duration", "heartbeat_at")}),
-        ("Config snapshot", {"fields": ("config", "extra_env"), "classes": ("collapse",)}),
+        ("Config snapshot", {"fields": ("config_snapshot", "extra_env"), "classes": ("collapse",)}),
     )
-    readonly_fields = ("operator_actions", "duration")
+    readonly_fields = ("operator_actions", "duration", "config_snapshot")
     inlines = (StageRunInline, StepRunInline)
 
     def get_readonly_fields(self, request: HttpRequest, obj: PipelineExecution | None = None) -> list[str]:
@@ -97,6 +111,10 @@ class PipelineExecutionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="commit", ordering="commit")
     def short_commit(self, obj: PipelineExecution) -> str:
         return obj.commit[:8]
+
+    @admin.display(description="config")
+    def config_snapshot(self, obj: PipelineExecution) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(obj.config, indent=2, sort_keys=True))
 
     @admin.display(description="duration")
     def duration(self, obj: PipelineExecution) -> str:

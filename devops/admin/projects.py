@@ -166,12 +166,21 @@ class ProjectSecretForm(forms.ModelForm):
     def clean_values(self) -> dict[str, str]:
         return parse_secret_lines(self.cleaned_data.get("values") or "")
 
-    def save(self, commit: bool = True) -> ProjectSecret:
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if "values" in self.errors:
+            return cleaned
         data = dict(self.instance.data or {}) if self.instance.pk else {}
-        for key in self.cleaned_data.get("remove_keys") or ():
+        for key in cleaned.get("remove_keys") or ():
             data.pop(key, None)
-        data.update(self.cleaned_data.get("values") or {})
-        self.instance.data = data
+        data.update(cleaned.get("values") or {})
+        if not data and not cleaned.get("DELETE"):
+            self.add_error("values", "a secret needs at least one key: give KEY=value lines, or delete the secret")
+        self._secret_data = data
+        return cleaned
+
+    def save(self, commit: bool = True) -> ProjectSecret:
+        self.instance.data = self._secret_data
         return super().save(commit)
 
 

@@ -144,3 +144,15 @@ def test_an_execution_queued_by_the_quota_is_aborted_from_the_admin(staff, make_
     response = staff.post(reverse("admin:devops_pipelineexecution_abort", args=[second.pk]))
     assert response.status_code == 302
     assert (state_of(first), state_of(second)) == (State.WAITING, State.ABORTED)
+
+
+def test_the_page_shows_the_config_and_links_each_started_step_to_its_log(staff, world):
+    from devops.models import StepRun
+
+    step = StepRun.objects.get(execution=world.execution, name="compile")
+    StepRun.objects.filter(pk=step.pk).update(log_key="some/key.log")
+    text = staff.get(change_url(world.execution)).content.decode()
+    assert "<pre>{" in text and "echo compiled" in text
+    log = f"/api/v1/executions/{world.execution.pk}/logs/{step.stage_index}/{step.index}/"
+    assert f'href="{log}"' in text
+    assert text.count(f"/api/v1/executions/{world.execution.pk}/logs/") == 1  # steps without a log: no link

@@ -203,3 +203,24 @@ def test_members_inline_adds_a_member(staff, world, admin_helpers, django_user_m
     admin_helpers.add_inline_row(data, prefix, {"user": str(user.pk), "role": "viewer"})
     assert staff.post(change_url(world.project), data).status_code == 302
     assert world.project.members.get(user=user).role == "viewer"
+
+
+def test_a_secret_keeps_at_least_one_key(staff, world, admin_helpers):
+    before = secret_data(world)
+    page = staff.get(change_url(world.project))
+    data = admin_helpers.form_data(page)
+    prefix = admin_helpers.inline_prefix(page, "projectsecret")
+    data[f"{prefix}-0-remove_keys"] = ["API_KEY", "OTHER"]
+    response = staff.post(change_url(world.project), data)
+    assert response.status_code == 200 and b"a secret needs at least one key" in response.content
+    assert secret_data(world) == before
+    data[f"{prefix}-0-remove_keys"] = []
+    admin_helpers.add_inline_row(data, prefix, {"name": "empty", "values": "# nothing but a comment"})
+    response = staff.post(change_url(world.project), data)
+    assert response.status_code == 200 and b"a secret needs at least one key" in response.content
+    assert not ProjectSecret.objects.filter(project=world.project, name="empty").exists()
+    # Deleting the whole secret is how all of its keys go.
+    data[f"{prefix}-TOTAL_FORMS"] = "1"
+    data[f"{prefix}-0-DELETE"] = "on"
+    assert staff.post(change_url(world.project), data).status_code == 302
+    assert not ProjectSecret.objects.filter(pk=world.secret.pk).exists()
