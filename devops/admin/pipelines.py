@@ -57,6 +57,10 @@ class PipelineAdmin(admin.ModelAdmin):
         ("Kept by the service", {"fields": _SERVICE_FIELDS, "classes": ("collapse",)}),
     )
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Pipeline | None = None) -> tuple[str, ...]:
+        # A pipeline stays in its project: its executions (and their quota) are counted there.
+        return ("project", *_SERVICE_FIELDS) if obj is not None else _SERVICE_FIELDS
+
     @admin.display(description="webhook URL")
     def webhook_endpoint(self, obj: Pipeline) -> str:
         return webhook_url(obj) if obj.pk else "-"

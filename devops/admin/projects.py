@@ -12,19 +12,14 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from devops.models import PipelineSetting, Project, ProjectMember, ProjectSecret, RegistryCredential
-from devops.pipeline_config.schema import parse_quantity
-from devops.project_settings import SETTINGS, validate_setting
-from devops.services import set_project_setting
+from devops.project_settings import SETTINGS, validate_settings
+from devops.selectors import project_settings
+from devops.services import LAST_OWNER, set_project_settings
 
 from .common import KEEP_HELP, WriteOnlyFormMixin, WriteOnlyTextarea, secret_field
 
 # The same rule as a Kubernetes Secret data key: the kubernetes executor mounts these through envFrom.
 _SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
-# request <= limit, checked on the values that will apply (entered, else the default).
-_REQUEST_LIMIT_PAIRS = (
-    ("executor-cpu-request", "executor-cpu-limit"),
-    ("executor-memory-request", "executor-memory-limit"),
-)
 
 
 def setting_field(key: str) -> str:
@@ -56,37 +51,30 @@ class ProjectFormBase(forms.ModelForm):
             self.initial.setdefault(name, stored.get(key, ""))
 
     def clean(self) -> dict[str, Any]:
+        """The registry's checks (``validate_settings``: each value, then each request against its
+        limit), as the API applies them; every message starts with the key it is about."""
         cleaned = super().clean()
-        effective: dict[str, str] = {}
-        for key, definition in SETTINGS.items():
+        for key in SETTINGS:
             name = setting_field(key)
-            if name not in self.fields:
-                continue
-            value = (cleaned.get(name) or "").strip()
-            cleaned[name] = value
-            if value:
-                try:
-                    validate_setting(key, value)
-                except ValueError as exc:
-                    self.add_error(name, f"{key}: {exc}")
-                    continue
-            effective[key] = value or definition.default()
-        for request_key, limit_key in _REQUEST_LIMIT_PAIRS:
-            if request_key not in effective or limit_key not in effective:
-                continue
-            request, limit = parse_quantity(effective[request_key]), parse_quantity(effective[limit_key])
-            if request is not None and limit is not None and request > limit:
-                self.add_error(
-                    setting_field(request_key),
-                    f"{request_key}: {effective[request_key]} is more than {limit_key} {effective[limit_key]};"
-                    " a request may not exceed its limit",
-                )
+            if name in self.fields:
+                cleaned[name] = (cleaned.get(name) or "").strip()
+        changes = {key: value or SETTINGS[key].default() for key, value in self.changed_settings().items()}
+        current = (
+            project_settings(self.instance)
+            if self.instance.pk
+            else {key: definition.default() for key, definition in SETTINGS.items()}
+        )
+        for key, messages in validate_settings(changes, current).items():
+            for message in messages:
+                self.add_error(setting_field(key), message if message.startswith(key) else f"{key}: {message}")
         return cleaned
 
     def changed_settings(self) -> dict[str, str]:
         """key -> new value ("" = back to the default) for the settings this form changed."""
         return {
-            key: self.cleaned_data[setting_field(key)] for key in SETTINGS if setting_field(key) in self.changed_data
+            key: (self.cleaned_data.get(setting_field(key)) or "").strip()
+            for key in SETTINGS
+            if setting_field(key) in self.changed_data
         }
 
 
@@ -103,19 +91,28 @@ def _setting_form_fields() -> dict[str, forms.Field]:
 ProjectForm = type("ProjectForm", (ProjectFormBase,), _setting_form_fields())
 
 
-def apply_settings(project: Project, values: dict[str, str]) -> None:
-    """Store the given settings; an empty value removes the row so the registry's default applies
-    (and a later change of that default reaches this project)."""
-    for key, value in values.items():
-        if value:
-            set_project_setting(project, key, value)
-        else:
-            PipelineSetting.objects.filter(project=project, key=key).delete()
-
-
 # --- members ---------------------------------------------------------------------------------------------
+class ProjectMemberFormSet(forms.BaseInlineFormSet):
+    """A project that has an owner keeps one (the API's rule too): otherwise only staff could manage it."""
+
+    def clean(self) -> None:
+        super().clean()
+        if self.instance.pk is None or not self.instance.members.filter(role=ProjectMember.Role.OWNER).exists():
+            return
+        owners = [
+            form
+            for form in self.forms
+            if form.cleaned_data
+            and not form.cleaned_data.get("DELETE")
+            and form.cleaned_data.get("role") == ProjectMember.Role.OWNER
+        ]
+        if not owners:
+            raise forms.ValidationError(LAST_OWNER)
+
+
 class ProjectMemberInline(admin.TabularInline):
     model = ProjectMember
+    formset = ProjectMemberFormSet
     extra = 0
     autocomplete_fields = ("user",)
     fields = ("user", "role")
@@ -254,6 +251,11 @@ class ProjectAdmin(admin.ModelAdmin):
     def pipeline_count(self, obj: Project) -> int:
         return obj._pipelines  # type: ignore[attr-defined]
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Project | None = None) -> tuple[str, ...]:
+        # The name is fixed once made: it names the project's namespace, log paths and workspaces.
+        return ("name", "created_at") if obj is not None else ("created_at",)
+
     def save_model(self, request: HttpRequest, obj: Project, form: ProjectFormBase, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        apply_settings(obj, form.changed_settings())
+        # Empty means the default: the row goes, so a later change of the default reaches this project.
+        set_project_settings(obj, {key: value or None for key, value in form.changed_settings().items()})

@@ -20,9 +20,11 @@ def change_url(pipeline) -> str:
 def test_the_form_has_no_secret_and_no_service_field(staff, world):
     form = staff.get(change_url(world.pipeline)).context["adminform"].form
     assert set(form.fields) == {
-        "project", "name", "repository_url", "provider", "credential", "default_branch",
+        "name", "repository_url", "provider", "credential", "default_branch",
         "trigger_push", "trigger_pull_request", "trigger_tag", "poll",
     }  # fmt: skip
+    add = staff.get(reverse("admin:devops_pipeline_add")).context["adminform"].form
+    assert set(add.fields) == {*form.fields, "project"}
 
 
 def test_saving_keeps_the_secret_and_what_the_service_keeps(staff, world, admin_helpers):
@@ -161,3 +163,11 @@ def test_deliveries_are_read_only_with_filters_and_search(staff, world):
     change = reverse("admin:devops_webhookdelivery_change", args=[world.delivery.pk])
     assert staff.post(change, {"outcome": "created"}).status_code == 403
     assert WebhookDelivery.objects.get(pk=world.delivery.pk).outcome == "queued"
+
+
+def test_a_pipeline_stays_in_its_project(staff, world, admin_helpers):
+    data = admin_helpers.form_data(staff.get(change_url(world.pipeline)))
+    assert "project" not in data
+    data["project"] = str(world.other_project.pk)
+    assert staff.post(change_url(world.pipeline), data).status_code == 302
+    assert Pipeline.objects.get(pk=world.pipeline.pk).project_id == world.project.pk

@@ -47,7 +47,8 @@ def test_every_setting_is_listed_with_its_default(staff, world):
         ("executor-cpu-request", "fast", "executor-cpu-request: expected a Kubernetes quantity"),
         ("executor-memory-limit", "12XB", "executor-memory-limit: expected a Kubernetes quantity"),
         ("executor-memory-request", "-5Mi", "executor-memory-request: expected a Kubernetes quantity"),
-        ("executor-cpu-request", "2", "executor-cpu-request: 2 is more than executor-cpu-limit 1"),
+        ("executor-cpu-request", "2", "executor-cpu-request 2 is more than executor-cpu-limit 1"),
+        ("executor-memory-limit", "64Mi", "executor-memory-request 128Mi is more than executor-memory-limit 64Mi"),
         ("serverless", "maybe", "serverless: expected on or off"),
         ("cache-root", "relative/dir", "cache-root: expected an absolute path"),
     ],
@@ -224,3 +225,28 @@ def test_a_secret_keeps_at_least_one_key(staff, world, admin_helpers):
     data[f"{prefix}-0-DELETE"] = "on"
     assert staff.post(change_url(world.project), data).status_code == 302
     assert not ProjectSecret.objects.filter(pk=world.secret.pk).exists()
+
+
+def test_the_last_owner_cannot_be_demoted_or_removed(staff, world, admin_helpers):
+    owner = world.project.members.get()
+    owner.role = "owner"
+    owner.save()
+    page = staff.get(change_url(world.project))
+    data = admin_helpers.form_data(page)
+    prefix = admin_helpers.inline_prefix(page, "projectmember")
+    data[f"{prefix}-0-role"] = "viewer"
+    response = staff.post(change_url(world.project), data)
+    assert response.status_code == 200 and b"a project needs at least one owner" in response.content
+    data[f"{prefix}-0-role"] = "owner"
+    data[f"{prefix}-0-DELETE"] = "on"
+    response = staff.post(change_url(world.project), data)
+    assert response.status_code == 200 and b"a project needs at least one owner" in response.content
+    assert world.project.members.get().role == "owner"
+
+
+def test_a_project_keeps_its_name(staff, world, admin_helpers):
+    data = admin_helpers.form_data(staff.get(change_url(world.project)))
+    assert "name" not in data
+    data["name"] = "renamed-project"
+    assert staff.post(change_url(world.project), data).status_code == 302
+    assert Project.objects.get(pk=world.project.pk).name == world.project.name
