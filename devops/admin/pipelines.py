@@ -40,6 +40,18 @@ class PipelineForm(forms.ModelForm):
             raise forms.ValidationError("give a clone URL or a local path")
         return normalise_url(url)
 
+    def clean(self) -> dict[str, Any]:
+        """(project, name) is unique; Django checks it only while the project is a field of the form,
+        and it is read-only on a change page."""
+        cleaned = super().clean()
+        project = cleaned.get("project") or (self.instance.project if self.instance.project_id else None)
+        name = cleaned.get("name")
+        if project is not None and name:
+            clash = Pipeline.objects.filter(project=project, name=name).exclude(pk=self.instance.pk)
+            if clash.exists() and "name" not in self.errors:
+                self.add_error("name", f"this project already has a pipeline named {name!r}")
+        return cleaned
+
 
 @admin.register(Pipeline)
 class PipelineAdmin(admin.ModelAdmin):

@@ -54,7 +54,7 @@ def test_a_new_pipeline_from_the_admin(staff, world, admin_helpers, make_repo):
     assert pipeline.webhook_secret and pipeline.next_run == 1
     # The same name again in the project: a message, not an error page.
     response = staff.post(add, data)
-    assert response.status_code == 200 and b"already exists" in response.content
+    assert response.status_code == 200 and b"this project already has a pipeline named" in response.content
 
 
 def test_list_filters_and_search(staff, world):
@@ -171,3 +171,12 @@ def test_a_pipeline_stays_in_its_project(staff, world, admin_helpers):
     data["project"] = str(world.other_project.pk)
     assert staff.post(change_url(world.pipeline), data).status_code == 302
     assert Pipeline.objects.get(pk=world.pipeline.pk).project_id == world.project.pk
+
+
+def test_a_name_taken_in_the_project_is_a_message(staff, world, admin_helpers, make_repo):
+    Pipeline.objects.create(project=world.project, name="taken", repository_url=str(make_repo("stages: []\n")))
+    data = admin_helpers.form_data(staff.get(change_url(world.pipeline)))
+    data["name"] = "taken"
+    response = staff.post(change_url(world.pipeline), data)
+    assert response.status_code == 200 and b"already has a pipeline named" in response.content
+    assert Pipeline.objects.get(pk=world.pipeline.pk).name == "app"

@@ -250,3 +250,23 @@ def test_a_project_keeps_its_name(staff, world, admin_helpers):
     data["name"] = "renamed-project"
     assert staff.post(change_url(world.project), data).status_code == 302
     assert Project.objects.get(pk=world.project.pk).name == world.project.name
+
+
+@pytest.mark.parametrize(
+    ("inline", "row"),
+    [
+        ("projectsecret", {"name": "deploy", "values": "A=b"}),
+        ("registrycredential", {"registry": "registry.example.com", "username": "x", "password": "y"}),
+        ("projectmember", {"user": None, "role": "viewer"}),
+    ],
+)
+def test_a_duplicate_row_in_an_inline_is_a_message(staff, world, admin_helpers, inline, row):
+    page = staff.get(change_url(world.project))
+    data = admin_helpers.form_data(page)
+    prefix = admin_helpers.inline_prefix(page, inline)
+    if inline == "projectmember":
+        row = {**row, "user": str(world.project.members.get().user_id)}
+    admin_helpers.add_inline_row(data, prefix, row)
+    response = staff.post(change_url(world.project), data)
+    assert response.status_code == 200
+    assert b"Please correct the duplicate" in response.content or b"already exists" in response.content
