@@ -11,6 +11,16 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
+from devops.api.projects_serializers import (
+    DNS_PATTERN,
+    DNS_RULE,
+    MAX_NAMESPACES,
+    MAX_SECRET_KEYS,
+    MAX_SECRET_TOTAL,
+    REGISTRY_PATTERN,
+    REGISTRY_RULE,
+    RESERVED_NAMESPACES,
+)
 from devops.models import PipelineSetting, Project, ProjectMember, ProjectSecret, RegistryCredential
 from devops.project_settings import SETTINGS, validate_settings
 from devops.selectors import project_settings
@@ -20,6 +30,15 @@ from .common import KEEP_HELP, WriteOnlyFormMixin, WriteOnlyTextarea, secret_fie
 
 # The same rule as a Kubernetes Secret data key: the kubernetes executor mounts these through envFrom.
 _SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
+_DNS_LABEL = re.compile(DNS_PATTERN)
+_REGISTRY = re.compile(REGISTRY_PATTERN)
+
+
+def check_dns_label(value: str, max_length: int = 63) -> str:
+    """The API's rule for names that become Kubernetes names (projects, namespaces, secrets)."""
+    if len(value) > max_length or not _DNS_LABEL.fullmatch(value):
+        raise forms.ValidationError(f"{value[:80]!r} is not a DNS-1123 label ({DNS_RULE}; at most {max_length})")
+    return value
 
 
 def setting_field(key: str) -> str:
@@ -34,6 +53,33 @@ class ProjectFormBase(forms.ModelForm):
     class Meta:
         model = Project
         fields = ("name", "display_name", "cluster", "namespaces")
+
+    def clean_name(self) -> str:
+        return check_dns_label(self.cleaned_data.get("name") or "", 50)
+
+    def clean_namespaces(self) -> list[str]:
+        """Where the project's pipelines may deploy: real namespaces, none of the system's or the
+        service's own, and none that another project already has."""
+        value = self.cleaned_data.get("namespaces")
+        if value in (None, ""):
+            return []
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise forms.ValidationError('expected a JSON list of namespace names, e.g. ["team-a", "team-a-staging"]')
+        if len(value) > MAX_NAMESPACES:
+            raise forms.ValidationError(f"at most {MAX_NAMESPACES} namespaces")
+        for namespace in value:
+            check_dns_label(namespace)
+            if namespace in RESERVED_NAMESPACES or namespace.startswith("kube-"):
+                raise forms.ValidationError(f"{namespace!r} is a system namespace")
+            if namespace.endswith("-pipeline"):
+                raise forms.ValidationError(f"{namespace!r}: a name ending in -pipeline is the service's own")
+        if len(set(value)) != len(value):
+            raise forms.ValidationError("a namespace is listed twice")
+        others = Project.objects.exclude(pk=self.instance.pk)
+        for namespace in value:
+            if others.filter(namespaces__contains=[namespace]).exists():
+                raise forms.ValidationError(f"{namespace!r} already belongs to another project")
+        return value
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -160,6 +206,9 @@ class ProjectSecretForm(forms.ModelForm):
         keys = sorted((self.instance.data or {}).keys()) if self.instance.pk else []
         self.fields["remove_keys"].choices = [(k, k) for k in keys]
 
+    def clean_name(self) -> str:
+        return check_dns_label(self.cleaned_data.get("name") or "", 200)
+
     def clean_values(self) -> dict[str, str]:
         return parse_secret_lines(self.cleaned_data.get("values") or "")
 
@@ -173,6 +222,10 @@ class ProjectSecretForm(forms.ModelForm):
         data.update(cleaned.get("values") or {})
         if not data and not cleaned.get("DELETE"):
             self.add_error("values", "a secret needs at least one key: give KEY=value lines, or delete the secret")
+        elif len(data) > MAX_SECRET_KEYS:
+            self.add_error("values", f"a secret holds at most {MAX_SECRET_KEYS} keys")
+        elif sum(len(k) + len(str(v).encode()) for k, v in data.items()) > MAX_SECRET_TOTAL:
+            self.add_error("values", "a secret holds at most 1 MiB in all")
         self._secret_data = data
         return cleaned
 
@@ -203,6 +256,12 @@ class RegistryCredentialForm(WriteOnlyFormMixin):
     class Meta:
         model = RegistryCredential
         fields = ("registry", "username", "password")
+
+    def clean_registry(self) -> str:
+        registry = (self.cleaned_data.get("registry") or "").strip()
+        if not _REGISTRY.fullmatch(registry):
+            raise forms.ValidationError(f"not {REGISTRY_RULE}")
+        return registry
 
 
 class RegistryCredentialInline(admin.TabularInline):

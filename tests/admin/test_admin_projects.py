@@ -270,3 +270,48 @@ def test_a_duplicate_row_in_an_inline_is_a_message(staff, world, admin_helpers, 
     response = staff.post(change_url(world.project), data)
     assert response.status_code == 200
     assert b"Please correct the duplicate" in response.content or b"already exists" in response.content
+
+
+@pytest.mark.parametrize(
+    ("field_name", "value", "message"),
+    [
+        ("namespaces", '{"a": 1}', b"expected a JSON list of namespace names"),
+        ("namespaces", '["Team_A"]', b"is not a DNS-1123 label"),
+        ("namespaces", '["kube-system"]', b"is a system namespace"),
+        ("namespaces", '["x-pipeline"]', b"a name ending in -pipeline"),
+        ("namespaces", '["apps", "apps"]', b"a namespace is listed twice"),
+        ("namespaces", '["taken-ns"]', b"already belongs to another project"),
+        ("namespaces", "[not json", b"Enter a valid JSON"),
+    ],
+)
+def test_namespaces_are_checked(staff, world, admin_helpers, field_name, value, message):
+    Project.objects.filter(pk=world.other_project.pk).update(namespaces=["taken-ns"])
+    data = admin_helpers.form_data(staff.get(change_url(world.project)))
+    data[field_name] = value
+    response = staff.post(change_url(world.project), data)
+    assert response.status_code == 200 and message in response.content
+    assert Project.objects.get(pk=world.project.pk).namespaces == []
+
+
+def test_a_new_project_name_is_a_dns_label(staff, admin_helpers):
+    data = admin_helpers.form_data(staff.get(reverse("admin:devops_project_add")))
+    data["name"] = "Not_A_Label"
+    response = staff.post(reverse("admin:devops_project_add"), data)
+    assert response.status_code == 200 and b"is not a DNS-1123 label" in response.content
+    assert not Project.objects.filter(name="Not_A_Label").exists()
+
+
+def test_registry_and_secret_names_follow_the_api_rules(staff, world, admin_helpers):
+    page = staff.get(change_url(world.project))
+    data = admin_helpers.form_data(page)
+    registries = admin_helpers.inline_prefix(page, "registrycredential")
+    data[f"{registries}-0-registry"] = "https://registry.example.com/path"
+    response = staff.post(change_url(world.project), data)
+    assert response.status_code == 200 and b"host[:port] (no scheme, no path)" in response.content
+    data[f"{registries}-0-registry"] = "registry.example.com"
+    secrets = admin_helpers.inline_prefix(page, "projectsecret")
+    data[f"{secrets}-0-name"] = "Bad_Name"
+    response = staff.post(change_url(world.project), data)
+    assert response.status_code == 200 and b"is not a DNS-1123 label" in response.content
+    assert ProjectSecret.objects.get(pk=world.secret.pk).name == "deploy"
+    assert RegistryCredential.objects.get(pk=world.registry.pk).registry == "registry.example.com"
