@@ -86,6 +86,7 @@ class ProjectViewSet(
         "read_settings": Role.VIEWER,
         "update_settings": Role.OWNER,
     }
+    lookup_value_regex = "[^/]+"  # an id with a dot still reaches the view (a JSON 404)
     filterset_fields = ["name"]
     ordering_fields = ["name", "created_at"]
     ordering = ["name"]
@@ -162,8 +163,8 @@ def register(router: BaseRouter) -> None:
     from devops.api.projects_secrets import RegistryCredentialViewSet, SecretViewSet
 
     router.register("projects", ProjectViewSet, basename="project")
-    router.register(r"projects/(?P<project_pk>[^/.]+)/members", MemberViewSet, basename="project-member")
-    router.register(r"projects/(?P<project_pk>[^/.]+)/secrets", SecretViewSet, basename="project-secret")
+    router.register(r"projects/(?P<project_pk>[^/]+)/members", MemberViewSet, basename="project-member")
+    router.register(r"projects/(?P<project_pk>[^/]+)/secrets", SecretViewSet, basename="project-secret")
     router.register(
-        r"projects/(?P<project_pk>[^/.]+)/registries", RegistryCredentialViewSet, basename="project-registry"
+        r"projects/(?P<project_pk>[^/]+)/registries", RegistryCredentialViewSet, basename="project-registry"
     )

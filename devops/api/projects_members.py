@@ -49,7 +49,7 @@ class MemberViewSet(ProjectScopedViewSet):
     queryset = ProjectMember.objects.none()
     lookup_field = "user_id"
     lookup_url_kwarg = "user_id"
-    lookup_value_regex = "[^/.]+"
+    lookup_value_regex = "[^/]+"  # an id with a dot still reaches the view (a JSON 404)
     filterset_fields = ["role"]
     ordering_fields = ["role"]
 

@@ -24,7 +24,7 @@ from devops.models import ProjectSecret, RegistryCredential
 class _CrudViewSet(ProjectScopedViewSet):
     """List, read, create, replace, change and delete the project's objects through services."""
 
-    lookup_value_regex = "[^/.]+"
+    lookup_value_regex = "[^/]+"  # an id with a dot still reaches the view (a JSON 404)
 
     def list(self, request: Request, project_pk: str) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -19,12 +20,14 @@ from devops.models import Project, ProjectMember, ProjectSecret, RegistryCredent
 from devops.project_settings import SETTINGS, validate_settings
 
 # DNS-1123 label: the project's name becomes its pipeline namespace ``<name>-pipeline``.
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+_DNS_LABEL = re.compile(DNS_PATTERN)
 DNS_RULE = "lowercase letters, digits and '-', starting and ending with a letter or digit"
 # The Kubernetes Secret data key rule: the kubernetes executor mounts these keys as they are.
 _SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 _HOST_LABEL = r"[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
-_REGISTRY = re.compile(rf"^{_HOST_LABEL}(\.{_HOST_LABEL})*(:(?P<port>[0-9]{{1,5}}))?$")
+REGISTRY_PATTERN = rf"^{_HOST_LABEL}(\.{_HOST_LABEL})*(:[0-9]{{1,5}})?$"
+REGISTRY_RULE = "host[:port] (no scheme, no path), e.g. registry.example.com:5000"
 MAX_NAMESPACES = 100
 MAX_SECRET_KEYS = 200
 MAX_SECRET_VALUE = 64 * 1024
@@ -32,8 +35,13 @@ MAX_SECRET_TOTAL = 1024 * 1024  # a Kubernetes Secret holds at most 1 MiB
 RESERVED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 
 
+# Validators as well as checks: drf-spectacular turns them into the schema's ``pattern``.
+dns_label_validator = RegexValidator(DNS_PATTERN, f"not a DNS-1123 label ({DNS_RULE})")
+registry_validator = RegexValidator(REGISTRY_PATTERN, f"not {REGISTRY_RULE}")
+
+
 def validate_dns_label(value: str, max_length: int = 63) -> str:
-    if len(value) > max_length or not _DNS_LABEL.match(value):
+    if len(value) > max_length or not _DNS_LABEL.fullmatch(value):
         raise serializers.ValidationError(f"{value[:80]!r} is not a DNS-1123 label ({DNS_RULE}; at most {max_length})")
     return value
 
@@ -47,7 +55,7 @@ class ProjectSerializer(serializers.ModelSerializer):
         help_text="Unique, a DNS-1123 label (it names the pipeline namespace <name>-pipeline); fixed once created.",
     )
     namespaces = serializers.ListField(
-        child=serializers.CharField(max_length=63),
+        child=serializers.CharField(max_length=63, validators=[dns_label_validator]),
         max_length=MAX_NAMESPACES,
         required=False,
         help_text="Kubernetes namespaces the project's pipelines may deploy to (DNS-1123 labels); staff only.",
@@ -225,7 +233,9 @@ class ProjectSecretSerializer(serializers.ModelSerializer):
     ``keys`` only. On PATCH, ``data`` is merged into the stored values (a null value removes its key);
     on PUT it replaces them."""
 
-    name = serializers.CharField(max_length=200, help_text="Unique in the project; a DNS-1123 label.")
+    name = serializers.CharField(
+        max_length=200, validators=[dns_label_validator], help_text="Unique in the project; a DNS-1123 label."
+    )
     data = SecretDataField(help_text="KEY: value pairs (write-only; on PATCH, null removes a key).")
     keys = serializers.SerializerMethodField(help_text="The secret's keys; values are never shown.")
 
@@ -253,7 +263,7 @@ class ProjectSecretSerializer(serializers.ModelSerializer):
 class ProjectRegistrySerializer(serializers.ModelSerializer):
     """Credentials for an image registry; the password is write-only (kept when not sent on update)."""
 
-    registry = serializers.CharField(max_length=253, help_text="host[:port], e.g. registry.example.com:5000")
+    registry = serializers.CharField(max_length=253, validators=[registry_validator], help_text=REGISTRY_RULE)
     username = serializers.CharField(max_length=200)
     password = serializers.CharField(
         write_only=True,
@@ -269,11 +279,9 @@ class ProjectRegistrySerializer(serializers.ModelSerializer):
         read_only_fields = ["id"]
 
     def validate_registry(self, value: str) -> str:
-        match = _REGISTRY.match(value)
-        if match is None or (match.group("port") and not 0 < int(match.group("port")) < 65536):
-            raise serializers.ValidationError(
-                f"{value[:80]!r} is not host[:port] (no scheme, no path), e.g. registry.example.com:5000"
-            )
+        port = value.rpartition(":")[2] if ":" in value else None
+        if port is not None and not 0 < int(port) < 65536:
+            raise serializers.ValidationError(f"port {port} is out of range; {REGISTRY_RULE}")
         return value.lower()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

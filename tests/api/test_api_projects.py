@@ -303,7 +303,7 @@ def test_delete_cascades_and_is_refused_while_executions_run(world: World, make_
     assert not ProjectSecret.objects.filter(pk=world.secret.pk).exists()
 
 
-@pytest.mark.parametrize("bad_id", ["0", "-1", "abc", "99999999999999999999999", "9223372036854775808"])
+@pytest.mark.parametrize("bad_id", ["0", "-1", "abc", "99999999999999999999999", "9223372036854775808", "1.5"])
 def test_ids_that_cannot_exist_are_404_json(world: World, bad_id: str) -> None:
     for url in (
         f"/api/v1/projects/{bad_id}/",
