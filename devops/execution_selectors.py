@@ -7,13 +7,14 @@ extra environment are deferred: a list or a detail never needs them, and a snaps
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
 from devops.access import is_staff, visible_project_ids
-from devops.logs import LogChunk
+from devops.logs import LogChunk, get_log_store
 from devops.models import PipelineExecution, StageRun, StepRun
 from devops.selectors import read_step_log
 from devops.states import FINAL_STATES
@@ -100,4 +101,11 @@ def step_log_page(step: StepRun, offset: int, limit: int = 1 << 20) -> LogChunk:
     """
     if not step.log_key:
         return LogChunk(b"", offset, step.state in FINAL_STATES)
-    return read_step_log(step, offset, limit)
+    try:
+        return read_step_log(step, offset, limit)
+    except OSError as exc:
+        # A file cannot seek past the filesystem's largest file size (EINVAL): such an offset lies
+        # beyond any log, so it reads like any other offset past the end.
+        if exc.errno != errno.EINVAL:
+            raise
+        return LogChunk(b"", offset, get_log_store().size(step.log_key) is not None)

@@ -29,7 +29,7 @@ from devops.models.executions import Event, TriggerType
 from devops.states import FINAL_STATES, State
 
 
-@extend_schema_field({"type": "integer", "minimum": 1})
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": 2**63 - 1})
 class IdFilter(django_filters.NumberFilter):
     """An id: an integer (a decimal like ``1.5`` is a 400, not a silent match on 1)."""
 
@@ -71,6 +71,8 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     ordering_fields = ["created_at", "run"]
     ordering = ["-created_at", "-id"]
     queryset = PipelineExecution.objects.none()  # for the schema; get_queryset scopes to the user
+    # Any segment reaches the view, so a malformed id ("0.5") is a JSON 404 rather than Django's page.
+    lookup_value_regex = r"[^/]+"
 
     def get_queryset(self) -> Any:
         if self.action == "retrieve":
@@ -115,7 +117,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     @action(
         detail=True,
         methods=["get"],
-        url_path=r"logs/(?P<stage>[^/.]+)/(?P<step>[^/.]+)",
+        url_path=r"logs/(?P<stage>[^/]+)/(?P<step>[^/]+)",
         url_name="logs",
         renderer_classes=LOG_RENDERERS,
         filter_backends=[],

@@ -191,6 +191,17 @@ def sse_log_response(step: StepRun, offset: int) -> StreamingHttpResponse:
     return response
 
 
+# OpenAPI 3.0 has the schema of an event stream describe one event.
+SSE_EVENT = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["log", "state", "end"]},
+        "id": {"type": "string", "pattern": "^[0-9]+$", "description": "log events: the byte offset after them"},
+        "data": {"type": "string", "description": "log: the text; state and end: a JSON object"},
+        "retry": {"type": "integer", "minimum": 0},
+    },
+    "required": ["event", "data"],
+}
 _INDEX = {"type": "integer", "minimum": 0, "maximum": 32767}
 _HEADERS = [
     OpenApiParameter(
@@ -232,7 +243,7 @@ log_schema = extend_schema(
         ),
         OpenApiParameter(
             "Last-Event-ID",
-            OpenApiTypes.STR,
+            {"type": "string", "pattern": "^[0-9]{1,15}$"},
             OpenApiParameter.HEADER,
             description="With follow: the last event id received; overrides offset.",
         ),
@@ -244,6 +255,6 @@ log_schema = extend_schema(
             description="The log bytes from `offset`.",
             examples=[OpenApiExample("page", value="Cloning into 'app'...\n", media_type="text/plain")],
         ),
-        (200, "text/event-stream"): OpenApiResponse(OpenApiTypes.STR, description="Server-sent events (follow=1)."),
+        (200, "text/event-stream"): OpenApiResponse(SSE_EVENT, description="Server-sent events (follow=1)."),
     },
 )
