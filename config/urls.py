@@ -8,4 +8,5 @@ urlpatterns = [
     path("api/", include("devops.api.urls")),
     # Sign in with GitHub / GitLab / Bitbucket: POST auth/login/<backend>/, callback auth/complete/<backend>/.
     path("auth/", include("social_django.urls", namespace="social")),
+    path("", include("devops.web.urls")),
 ]
