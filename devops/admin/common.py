@@ -13,6 +13,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
+from rest_framework import serializers
 
 KEEP_HELP = "Stored encrypted and never shown. Leave empty to keep the current value."
 
@@ -66,6 +67,16 @@ class WriteOnlyFormMixin(forms.ModelForm):
             else:
                 cleaned[name] = getattr(self.instance, name)
         return cleaned
+
+
+def api_rule(check: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run one of the API's field checks and turn its refusal into a form error: the admin and the API
+    accept the same values."""
+    try:
+        return check(*args, **kwargs)
+    except serializers.ValidationError as exc:
+        detail = exc.detail if isinstance(exc.detail, list) else [exc.detail]
+        raise forms.ValidationError([str(message) for message in detail]) from None
 
 
 def is_set(value: object) -> str:

@@ -13,11 +13,14 @@ from django.contrib import admin
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
+from devops.api.pipelines_serializers import check_repository_url, ref_name
 from devops.models import Pipeline, PipelineSchedule, PipelineTemplate
 from devops.schedules import delete_schedule, save_schedule
-from devops.scm.git import normalise_url
+from devops.scm.base import ProviderError
 from devops.scm.registration import webhook_url
+from devops.scm.registry import provider_class
 
+from .common import api_rule
 from .triggers import ImageTriggerInline, PipelineScheduleInline
 
 _SERVICE_FIELDS = (
@@ -35,10 +38,18 @@ class PipelineForm(forms.ModelForm):
         )  # fmt: skip
 
     def clean_repository_url(self) -> str:
-        url = (self.cleaned_data.get("repository_url") or "").strip()
-        if not url:
-            raise forms.ValidationError("give a clone URL or a local path")
-        return normalise_url(url)
+        # Staff may use local paths and file:// (they own the host); tokens in the URL are refused.
+        url = self.cleaned_data.get("repository_url") or ""
+        try:
+            return api_rule(check_repository_url, url, local_allowed=True)
+        except forms.ValidationError:
+            if "@" in url:  # it may hold a password: the page must not show it back
+                self.data = self.data.copy()
+                self.data[self.add_prefix("repository_url")] = ""
+            raise
+
+    def clean_default_branch(self) -> str:
+        return api_rule(ref_name, self.cleaned_data.get("default_branch") or "", "branch")
 
     def clean(self) -> dict[str, Any]:
         """(project, name) is unique; Django checks it only while the project is a field of the form,
@@ -50,7 +61,25 @@ class PipelineForm(forms.ModelForm):
             clash = Pipeline.objects.filter(project=project, name=name).exclude(pk=self.instance.pk)
             if clash.exists() and "name" not in self.errors:
                 self.add_error("name", f"this project already has a pipeline named {name!r}")
+        self._check_credential(cleaned)
         return cleaned
+
+    def _check_credential(self, cleaned: dict[str, Any]) -> None:
+        """The credential must be for the pipeline's provider, and that provider must understand the URL."""
+        credential, provider, url = cleaned.get("credential"), cleaned.get("provider"), cleaned.get("repository_url")
+        if credential is None or not provider:
+            return
+        if credential.provider != provider:
+            self.add_error(
+                "credential", f"this credential is for {credential.provider}; the pipeline's provider is {provider}"
+            )
+            return
+        cls = provider_class(provider)
+        if cls.has_api and url:
+            try:
+                cls(credential.host).repo_path(url)
+            except (ProviderError, ValueError) as exc:
+                self.add_error("repository_url", str(exc))
 
 
 @admin.register(Pipeline)

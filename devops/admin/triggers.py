@@ -10,10 +10,11 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from devops.api.pipelines_serializers import ImageTriggerSerializer, ref_name
 from devops.models import ImageTrigger, PipelineSchedule, WebhookDelivery
 from devops.schedules import parse_cron
 
-from .common import ReadOnlyAdminMixin
+from .common import ReadOnlyAdminMixin, api_rule
 
 
 class PipelineScheduleForm(forms.ModelForm):
@@ -31,6 +32,10 @@ class PipelineScheduleForm(forms.ModelForm):
         except ValueError as exc:
             raise forms.ValidationError(str(exc)) from None
         return cron
+
+    def clean_branch(self) -> str:
+        branch = self.cleaned_data.get("branch") or ""
+        return api_rule(ref_name, branch, "branch") if branch else ""
 
     def clean_timezone(self) -> str:
         name = (self.cleaned_data.get("timezone") or "UTC").strip()
@@ -58,8 +63,27 @@ class PipelineScheduleInline(admin.TabularInline):
         return format_html('<a href="{}">periodic task {}</a>', url, obj.periodic_task_id)
 
 
+class ImageTriggerForm(forms.ModelForm):
+    """The API's checks: globs of the characters image names and tags use, a branch git accepts."""
+
+    class Meta:
+        model = ImageTrigger
+        fields = ("image", "tag", "branch", "enabled")
+
+    def clean_image(self) -> str:
+        return api_rule(ImageTriggerSerializer().validate_image, self.cleaned_data.get("image") or "")
+
+    def clean_tag(self) -> str:
+        return api_rule(ImageTriggerSerializer().validate_tag, self.cleaned_data.get("tag") or "*")
+
+    def clean_branch(self) -> str:
+        branch = self.cleaned_data.get("branch") or ""
+        return api_rule(ref_name, branch, "branch") if branch else ""
+
+
 class ImageTriggerInline(admin.TabularInline):
     model = ImageTrigger
+    form = ImageTriggerForm
     extra = 0
     fields = ("image", "tag", "branch", "enabled")
 

@@ -180,3 +180,63 @@ def test_a_name_taken_in_the_project_is_a_message(staff, world, admin_helpers, m
     response = staff.post(change_url(world.pipeline), data)
     assert response.status_code == 200 and b"already has a pipeline named" in response.content
     assert Pipeline.objects.get(pk=world.pipeline.pk).name == "app"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"repository_url": "https://bob:s3cr3t-URL-token@git.example.com/o/r.git"}, b"contains a password or token"),
+        ({"repository_url": "ext::sh -c touch% /tmp/pwned"}, b"spaces or control characters"),
+        ({"repository_url": "ext::ssh"}, b"is not a repository URL"),
+        ({"repository_url": "gopher://host/repo"}, b"unsupported URL scheme"),
+        ({"default_branch": "-upload-pack=evil"}, b"branch"),
+        ({"provider": "gitlab", "credential": "<the github credential>"}, b"this credential is for github; the"),
+    ],
+)
+def test_pipeline_fields_follow_the_api_rules(staff, world, admin_helpers, changes, message):
+    if "credential" in changes:
+        changes = {**changes, "credential": str(world.credential.pk)}
+    before = Pipeline.objects.get(pk=world.pipeline.pk)
+    data = admin_helpers.form_data(staff.get(change_url(world.pipeline)))
+    data.update(changes)
+    response = staff.post(change_url(world.pipeline), data)
+    assert response.status_code == 200 and message in response.content
+    assert b"s3cr3t-URL-token" not in response.content
+    after = Pipeline.objects.get(pk=world.pipeline.pk)
+    assert (after.repository_url, after.default_branch, after.provider) == (
+        before.repository_url,
+        before.default_branch,
+        before.provider,
+    )
+
+
+def test_the_provider_must_understand_the_url(staff, world, admin_helpers):
+    data = admin_helpers.form_data(staff.get(change_url(world.pipeline)))
+    data.update(
+        {"provider": "github", "credential": str(world.credential.pk), "repository_url": "https://github.com/octo"}
+    )
+    response = staff.post(change_url(world.pipeline), data)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors.get("repository_url")
+    data["repository_url"] = "https://github.com/octo/app.git"
+    assert staff.post(change_url(world.pipeline), data).status_code == 302
+    assert Pipeline.objects.get(pk=world.pipeline.pk).credential_id == world.credential.pk
+
+
+@pytest.mark.parametrize(
+    ("inline", "row", "message"),
+    [
+        ("pipelineschedule", {"cron": "0 1 * * *", "branch": "a..b", "timezone": "UTC"}, b"branch"),
+        ("imagetrigger", {"image": "bad image!", "tag": "*", "branch": ""}, b"an image glob has"),
+        ("imagetrigger", {"image": "library/app", "tag": "v 1", "branch": ""}, b"a tag glob has"),
+        ("imagetrigger", {"image": "library/app", "tag": "*", "branch": "-x"}, b"branch"),
+    ],
+)
+def test_inline_rows_follow_the_api_rules(staff, world, admin_helpers, inline, row, message):
+    page = staff.get(change_url(world.pipeline))
+    data = admin_helpers.form_data(page)
+    admin_helpers.add_inline_row(data, admin_helpers.inline_prefix(page, inline), {**row, "enabled": "on"})
+    response = staff.post(change_url(world.pipeline), data)
+    assert response.status_code == 200 and message in response.content
+    assert PipelineSchedule.objects.filter(pipeline=world.pipeline).count() == 1
+    assert ImageTrigger.objects.filter(pipeline=world.pipeline).count() == 1
