@@ -23,12 +23,10 @@ from devops import services
 from devops.access import Role, is_staff, visible_projects
 from devops.api.permissions import ProjectRole
 from devops.api.projects_serializers import ProjectSerializer, ProjectSettingSerializer, ProjectSettingsPatchSerializer
-from devops.models import Project, ProjectMember
+from devops.models import PipelineSetting, Project, ProjectMember
 from devops.project_settings import SETTINGS
 from devops.selectors import project_settings
 
-# The settings action is ``read_settings`` (GET) / ``update_settings`` (PATCH): ``settings`` is taken
-# by APIView (its api_settings).
 NAMESPACES_STAFF_ONLY = (
     "only staff may set a project's namespaces: they grant its pipelines deploy rights in the cluster"
 )
@@ -42,8 +40,6 @@ class ConflictError(exceptions.APIException):
 
 def settings_rows(project: Project) -> list[dict[str, Any]]:
     """Every registry key with the value that applies, its default, and whether the project overrides it."""
-    from devops.models import PipelineSetting
-
     stored = set(PipelineSetting.objects.filter(project=project).values_list("key", flat=True))
     values = project_settings(project)
     return [
@@ -123,6 +119,7 @@ class ProjectViewSet(
         except services.Conflict as exc:
             raise ConflictError(str(exc)) from exc
 
+    # The action is ``read_settings`` (GET) / ``update_settings`` (PATCH): ``settings`` is taken by APIView.
     @extend_schema(
         summary="Every setting with its value, default and help (viewer)",
         responses=ProjectSettingSerializer(many=True),
