@@ -10,3 +10,6 @@ urlpatterns = [
     path("auth/", include("social_django.urls", namespace="social")),
     path("", include("devops.web.urls")),
 ]
+
+handler404 = "devops.errors_http.not_found"
+handler500 = "devops.errors_http.server_error"
