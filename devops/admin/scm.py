@@ -3,11 +3,15 @@ the repositories those credentials can administer (read-only: the sync writes th
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django import forms
 from django.contrib import admin
+from django.core.validators import URLValidator
 from django.http import HttpRequest
 
 from devops.models import SourceCodeCredential, SourceCodeProviderConfig, SourceCodeRepository
+from devops.models.scm import Provider
 
 from .common import ReadOnlyAdminMixin, WriteOnlyFormMixin, is_set, secret_field
 
@@ -20,6 +24,28 @@ class ProviderConfigForm(WriteOnlyFormMixin):
     class Meta:
         model = SourceCodeProviderConfig
         fields = ("provider", "host", "client_id", "client_secret", "clear_client_secret", "enabled")
+
+    def clean_provider(self) -> str:
+        provider = self.cleaned_data.get("provider") or ""
+        if provider == Provider.GIT:
+            raise forms.ValidationError("plain git has no sign-in to configure; pick a hosting provider")
+        return provider
+
+    def clean_host(self) -> str:
+        """Empty for the public service, else the base URL of a self-hosted one (the API base derives
+        from it); never credentials in it, as the host is shown in lists."""
+        host = (self.cleaned_data.get("host") or "").strip().rstrip("/")
+        if not host:
+            return ""
+        URLValidator(schemes=["http", "https"], message="expected the base URL, e.g. https://git.example.com")(host)
+        parts = urlsplit(host)
+        if parts.username or parts.password:
+            self.data = self.data.copy()
+            self.data[self.add_prefix("host")] = ""
+            raise forms.ValidationError("the host URL must not contain a user or password")
+        if parts.query or parts.fragment:
+            raise forms.ValidationError("the host URL must not have a query or fragment")
+        return host
 
 
 @admin.register(SourceCodeProviderConfig)

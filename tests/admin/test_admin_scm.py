@@ -150,3 +150,30 @@ def test_a_cluster_needs_a_kubeconfig_unless_in_cluster(staff, world, admin_help
     response = staff.post(cluster_url(world), data)
     assert response.status_code == 200 and b"give a kubeconfig" in response.content
     assert Cluster.objects.get(pk=world.cluster.pk).kubeconfig
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"provider": "git"}, b"plain git has no sign-in"),
+        ({"host": "git.example.com"}, b"expected the base URL"),
+        ({"host": "ftp://git.example.com"}, b"expected the base URL"),
+        ({"host": "https://admin:s3cr3t-HOST-pw@git.example.com"}, b"must not contain a user or password"),
+        ({"host": "https://git.example.com/?x=1"}, b"must not have a query"),
+    ],
+)
+def test_provider_fields_are_checked(staff, world, admin_helpers, changes, message):
+    data = admin_helpers.form_data(staff.get(provider_url(world)))
+    data.update(changes)
+    response = staff.post(provider_url(world), data)
+    assert response.status_code == 200 and message in response.content
+    assert b"s3cr3t-HOST-pw" not in response.content
+    row = SourceCodeProviderConfig.objects.get(pk=world.provider.pk)
+    assert (row.provider, row.host) == ("github", "")
+
+
+def test_a_self_hosted_provider_url_loses_its_trailing_slash(staff, world, admin_helpers):
+    data = admin_helpers.form_data(staff.get(provider_url(world)))
+    data["host"] = "https://github.example.com/"
+    assert staff.post(provider_url(world), data).status_code == 302
+    assert SourceCodeProviderConfig.objects.get(pk=world.provider.pk).host == "https://github.example.com"
