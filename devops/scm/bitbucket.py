@@ -251,8 +251,9 @@ class BitbucketCloud(ScmProvider):
 
     def refresh_token(self, client_id: str, client_secret: str, refresh_token: str) -> TokenSet:
         """The OAuth consumer authenticates with HTTP Basic; the answer may repeat the refresh token."""
-        return refresh_grant(self.web_url, "site/oauth2/access_token", LABEL, client_id, client_secret, refresh_token,
-                             basic_auth=True)
+        return refresh_grant(
+            self.web_url, "site/oauth2/access_token", LABEL, client_id, client_secret, refresh_token, basic_auth=True
+        )
 
 
 def _repo_info(value: Mapping[str, Any]) -> RepoInfo:

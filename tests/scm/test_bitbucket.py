@@ -5,74 +5,60 @@ from real git repositories."""
 from __future__ import annotations
 
 import hashlib
-import hmac
-import json
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
 
 import pytest
+from scm_support import (
+    HOOK_URL,
+    Deliveries,
+    Delivery,
+    assert_branch_heads,
+    assert_fetches_by_ref,
+    assert_no_webhook_without_admin,
+    assert_verifies_only_with,
+    assert_webhook_lifecycle,
+    hub_signed,
+    post_one_status,
+    provider_error,
+    refresh_once,
+    rejection,
+    status_row,
+    two_branch_repo,
+    unknown_commit_error,
+)
 
 from devops.scm import registry
-from devops.scm.base import ProviderError, WebhookRejected
 from devops.scm.bitbucket import BitbucketCloud, status_key
 from devops.scm.bitbucket_server import BitbucketServer
 from devops.testing.fake_scm import FakeScm
 
-FIXTURES = Path(__file__).parent / "fixtures" / "bitbucket"
-HEADERS = json.loads((FIXTURES / "headers.json").read_text())
+PROVIDER = "bitbucket"
+DELIVERIES = Deliveries("bitbucket")
+HEADERS = DELIVERIES.headers
 SECRET = "webhook-secret-5d4c3b"
 HEAD = "ed0e0bfd9a94bcfab2b7bafb49a801be4eb9fbab"
 
 
-def sign(body: bytes, secret: str = SECRET) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def delivery(name: str, secret: str = SECRET) -> tuple[dict[str, str], bytes]:
-    """A fixture's (lower-cased headers, body) signed with ``secret`` the way Bitbucket signs it."""
-    body = (FIXTURES / f"{name}.json").read_bytes()
-    headers = {k.lower(): v for k, v in HEADERS[name].items()}
-    headers["x-hub-signature"] = sign(body, secret)
-    return headers, body
-
-
-def changed(name: str, change) -> tuple[dict[str, str], bytes]:
-    headers, body = delivery(name)
-    data = json.loads(body)
-    change(data)
-    body = json.dumps(data).encode()
-    headers["x-hub-signature"] = sign(body)
-    return headers, body
+def delivery(name: str, secret: str = SECRET, change: Callable[[Any], object] | None = None) -> Delivery:
+    """A fixture's (lower-cased headers, body), edited by ``change``, signed the way Bitbucket signs."""
+    return hub_signed(DELIVERIES, name, secret, change)
 
 
 # --- deliveries ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", sorted(HEADERS))
 def test_every_fixture_verifies_with_its_secret_and_no_other(name: str) -> None:
-    provider = BitbucketCloud()
-    headers, body = delivery(name)
-    provider.verify(headers, body, SECRET)
-    with pytest.raises(WebhookRejected) as wrong:
-        provider.verify(headers, body, "another-secret")
-    assert wrong.value.status == 401 and "X-Hub-Signature" in wrong.value.message
-    headers.pop("x-hub-signature")
-    with pytest.raises(WebhookRejected) as missing:
-        provider.verify(headers, body, SECRET)
-    assert missing.value.status == 401 and missing.value.message == "missing X-Hub-Signature"
+    assert_verifies_only_with(BitbucketCloud(), *delivery(name), SECRET, "X-Hub-Signature")
 
 
 def test_an_empty_secret_verifies_nothing() -> None:
-    headers, body = delivery("push", secret="")
-    with pytest.raises(WebhookRejected) as exc:
-        BitbucketCloud().verify(headers, body, "")
-    assert exc.value.status == 401
+    assert rejection(BitbucketCloud().verify, *delivery("push", secret=""), "").status == 401
 
 
 def test_a_body_changed_after_signing_is_rejected() -> None:
     headers, body = delivery("push")
-    with pytest.raises(WebhookRejected) as exc:
-        BitbucketCloud().verify(headers, body.replace(b'"main"', b'"evil"'), SECRET)
-    assert exc.value.status == 401
+    assert rejection(BitbucketCloud().verify, headers, body.replace(b'"main"', b'"evil"'), SECRET).status == 401
 
 
 def test_signature_hex_case_does_not_matter() -> None:
@@ -113,10 +99,10 @@ def test_a_deleted_branch_is_ignored() -> None:
 
 def test_the_first_change_that_has_a_new_ref_is_built() -> None:
     def prepend_deletion(data: dict) -> None:
-        deleted = json.loads((FIXTURES / "push_deleted.json").read_text())["push"]["changes"][0]
+        deleted = DELIVERIES.data("push_deleted")["push"]["changes"][0]
         data["push"]["changes"].insert(0, deleted)
 
-    event = BitbucketCloud().parse(*changed("push", prepend_deletion))
+    event = BitbucketCloud().parse(*delivery("push", change=prepend_deletion))
     assert event.kind == "push" and event.branch == "main"
 
 
@@ -172,17 +158,14 @@ def test_delivery_id_falls_back_to_a_digest_of_the_body() -> None:
     ],
 )
 def test_malformed_deliveries_are_a_400(name: str, change, message: str) -> None:
-    with pytest.raises(WebhookRejected) as exc:
-        BitbucketCloud().parse(*changed(name, change))
-    assert exc.value.status == 400 and message in exc.value.message
+    exc = rejection(BitbucketCloud().parse, *delivery(name, change=change))
+    assert exc.status == 400 and message in exc.message
 
 
 @pytest.mark.parametrize("body", [b"not json", b"[]", b""])
 def test_a_body_that_is_not_a_json_object_is_a_400(body: bytes) -> None:
     headers, _ = delivery("push")
-    with pytest.raises(WebhookRejected) as exc:
-        BitbucketCloud().parse(headers, body)
-    assert exc.value.status == 400
+    assert rejection(BitbucketCloud().parse, headers, body).status == 400
 
 
 # --- paths, keys ---------------------------------------------------------------------------------------
@@ -201,8 +184,7 @@ def test_repo_path(url: str) -> None:
 
 @pytest.mark.parametrize("url", ["https://bitbucket.org/acme", "https://bitbucket.org/acme/../x", "nope"])
 def test_repo_path_refuses_what_is_not_a_repository_url(url: str) -> None:
-    with pytest.raises(ProviderError):
-        BitbucketCloud().repo_path(url)
+    provider_error(BitbucketCloud().repo_path, url)
 
 
 def test_bases_follow_the_host() -> None:
@@ -218,19 +200,7 @@ def test_status_keys_are_stable_and_short() -> None:
     assert status_key(long) != status_key(long + "x")
 
 
-# --- API against the fake ---------------------------------------------------------------------------------
-@pytest.fixture
-def fake() -> Iterator[FakeScm]:
-    server = FakeScm("bitbucket").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def alice(fake: FakeScm):
-    return fake.add_user("alice")
-
-
+# --- API against the fake (``fake`` and ``alice`` come from conftest) -------------------------------------
 def test_list_repositories_follows_next_and_keeps_admin_ones(fake: FakeScm, alice, make_repo) -> None:
     path = make_repo().path
     for index in range(5):
@@ -249,27 +219,17 @@ def test_list_repositories_follows_next_and_keeps_admin_ones(fake: FakeScm, alic
 
 
 def test_list_repositories_with_a_bad_token_is_a_401(fake: FakeScm, alice) -> None:
-    with pytest.raises(ProviderError) as exc:
-        BitbucketCloud(fake.url).list_repositories("not-a-token")
-    assert exc.value.status == 401 and "not-a-token" not in str(exc.value)
+    exc = provider_error(BitbucketCloud(fake.url).list_repositories, "not-a-token")
+    assert exc.status == 401 and "not-a-token" not in str(exc)
 
 
 def test_fetch_file_at_a_ref(fake: FakeScm, alice, make_repo) -> None:
-    repo = make_repo("on main\n", files={"ci/nested/conf.txt": "nested ü\n"})
-    first = repo.head()
-    repo.branch("feature/x")
-    repo.commit({".devops.yml": "on the branch\n"})
-    repo.checkout("main")
+    repo, first = two_branch_repo(make_repo)
     repo.tag("v1")
     fake.add_repo("acme/app", repo.path, admins={"alice"})
     bb = BitbucketCloud(fake.url)
-    assert bb.fetch_file(alice.token, "acme/app", ".devops.yml", "main") == "on main\n"
-    assert bb.fetch_file(alice.token, "acme/app", ".devops.yml", "feature/x") == "on the branch\n"
-    assert bb.fetch_file(alice.token, "acme/app", ".devops.yml", first) == "on main\n"
+    assert_fetches_by_ref(bb, alice.token, "acme/app", first)
     assert bb.fetch_file(alice.token, "acme/app", ".devops.yml", "v1") == "on main\n"
-    assert bb.fetch_file(alice.token, "acme/app", "ci/nested/conf.txt", "main") == "nested ü\n"
-    assert bb.fetch_file(alice.token, "acme/app", "missing.yml", "main") is None
-    assert bb.fetch_file(alice.token, "acme/app", ".devops.yml", "no-such-branch") is None
     assert bb.fetch_file(alice.token, "acme/app", ".devops.yml", "no/such-branch") is None
 
 
@@ -284,42 +244,30 @@ def test_head_commit(fake: FakeScm, alice, make_repo) -> None:
     repo.branch("release/1.x")
     feature = repo.commit({"a.txt": "a\n"})
     fake.add_repo("acme/app", repo.path, readers={"alice"})
-    bb = BitbucketCloud(fake.url)
-    assert bb.head_commit(alice.token, "acme/app", "main") == main
-    assert bb.head_commit(alice.token, "acme/app", "release/1.x") == feature
-    with pytest.raises(ProviderError) as exc:
-        bb.head_commit(alice.token, "acme/app", "gone")
-    assert exc.value.status == 404
+    assert_branch_heads(BitbucketCloud(fake.url), alice.token, "acme/app", {"main": main, "release/1.x": feature})
 
 
 def test_webhook_create_exists_delete_idempotent(fake: FakeScm, alice, make_repo) -> None:
     repo = fake.add_repo("acme/app", make_repo().path, admins={"alice"})
     bb = BitbucketCloud(fake.url)
-    hook_id = bb.create_webhook(alice.token, "acme/app", "https://ci.example.com/hooks/pipelines/3/", SECRET)
+    hook_id = bb.create_webhook(alice.token, "acme/app", HOOK_URL, SECRET)
     assert hook_id.startswith("{") and hook_id.endswith("}")
     assert repo.hooks[hook_id] == {
         "id": hook_id,
-        "url": "https://ci.example.com/hooks/pipelines/3/",
+        "url": HOOK_URL,
         "description": "devops CI",
         "active": True,
         "events": ["repo:push", "pullrequest:created", "pullrequest:updated"],
         "secret": SECRET,
     }
-    assert bb.webhook_exists(alice.token, "acme/app", hook_id)
+    assert_webhook_lifecycle(bb, alice.token, "acme/app", hook_id, repo)
     assert fake.calls("GET", r"/hooks/%7B[0-9a-f-]+%7D$")  # the braces travel encoded
-    bb.delete_webhook(alice.token, "acme/app", hook_id)
-    assert repo.hooks == {}
-    assert not bb.webhook_exists(alice.token, "acme/app", hook_id)
-    bb.delete_webhook(alice.token, "acme/app", hook_id)  # already gone: not an error
     assert not bb.webhook_exists(alice.token, "acme/app", "../../x")
 
 
 def test_a_non_admin_cannot_create_a_webhook(fake: FakeScm, alice, make_repo) -> None:
     repo = fake.add_repo("acme/app", make_repo().path, readers={"alice"})
-    with pytest.raises(ProviderError) as exc:
-        BitbucketCloud(fake.url).create_webhook(alice.token, "acme/app", "https://ci.example.com/h/", SECRET)
-    assert exc.value.status == 403 and SECRET not in str(exc.value)
-    assert repo.hooks == {}
+    assert_no_webhook_without_admin(BitbucketCloud(fake.url), alice.token, "acme/app", repo, SECRET)
 
 
 @pytest.mark.parametrize(
@@ -328,23 +276,8 @@ def test_a_non_admin_cannot_create_a_webhook(fake: FakeScm, alice, make_repo) ->
      ("error", "FAILED", "failure")],
 )  # fmt: skip
 def test_post_status_maps_the_state(fake: FakeScm, alice, make_repo, state, provider_state, recorded) -> None:
-    git_repo = make_repo()
-    repo = fake.add_repo("acme/app", git_repo.path, admins={"alice"})
-    sha = git_repo.head()
-    BitbucketCloud(fake.url).post_status(
-        alice.token, "acme/app", sha, state,
-        target_url="https://ci.example.com/executions/1/", description="#1 done", context="devops/app",
-    )  # fmt: skip
-    assert repo.statuses == [
-        {
-            "sha": sha,
-            "state": recorded,
-            "provider_state": provider_state,
-            "target_url": "https://ci.example.com/executions/1/",
-            "description": "#1 done",
-            "context": "devops/app",
-        }
-    ]
+    repo, sha = post_one_status(BitbucketCloud(fake.url), fake, make_repo, alice, "acme/app", state)
+    assert repo.statuses == [status_row(sha, recorded, provider_state, description="#1 done", context="devops/app")]
 
 
 def test_post_status_with_a_long_context_uses_a_short_stable_key(fake: FakeScm, alice, make_repo) -> None:
@@ -361,24 +294,15 @@ def test_post_status_with_a_long_context_uses_a_short_stable_key(fake: FakeScm, 
 
 def test_post_status_for_an_unknown_commit_is_an_error(fake: FakeScm, alice, make_repo) -> None:
     fake.add_repo("acme/app", make_repo().path, admins={"alice"})
-    with pytest.raises(ProviderError) as exc:
-        BitbucketCloud(fake.url).post_status(
-            alice.token, "acme/app", "1" * 40, "success", target_url="https://ci.example.com/", description="",
-            context="devops/app",
-        )  # fmt: skip
-    assert exc.value.status == 404
+    assert unknown_commit_error(BitbucketCloud(fake.url), alice.token, "acme/app").status == 404
 
 
 def test_refresh_token(fake: FakeScm, alice) -> None:
-    fake.oauth_clients["consumer-key"] = "consumer-secret"
-    old_refresh = fake.issue_tokens("alice")["refresh_token"]
-    before = datetime.now(UTC)
-    tokens = BitbucketCloud(fake.url).refresh_token("consumer-key", "consumer-secret", old_refresh)
+    tokens, _, before = refresh_once(BitbucketCloud(fake.url), fake, "consumer-key", "consumer-secret")
     assert tokens.access_token == fake.users["alice"].token
     assert tokens.refresh_token
     assert tokens.expires_at is not None and tokens.expires_at > before + timedelta(seconds=7100)
     auth = fake.calls("POST", r"^/site/oauth2/access_token$")[-1]["authorization"]
     assert auth.startswith("Basic ")  # the consumer authenticates with HTTP Basic
-    with pytest.raises(ProviderError) as bad:
-        BitbucketCloud(fake.url).refresh_token("consumer-key", "wrong", tokens.refresh_token)
-    assert bad.value.status == 400 and "wrong" not in str(bad.value)
+    bad = provider_error(BitbucketCloud(fake.url).refresh_token, "consumer-key", "wrong", tokens.refresh_token)
+    assert bad.status == 400 and "wrong" not in str(bad)

@@ -5,65 +5,50 @@ with files read from real git repositories."""
 from __future__ import annotations
 
 import hashlib
-import hmac
-import json
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from scm_support import (
+    HOOK_URL,
+    Deliveries,
+    Delivery,
+    assert_fetches_by_ref,
+    assert_no_webhook_without_admin,
+    assert_verifies_only_with,
+    assert_webhook_lifecycle,
+    hub_signed,
+    post_one_status,
+    provider_error,
+    rejection,
+    status_row,
+    two_branch_repo,
+)
 
 from devops.scm import registry
-from devops.scm.base import ProviderError, WebhookRejected
 from devops.scm.bitbucket import BitbucketCloud
 from devops.scm.bitbucket_server import BitbucketServer
 from devops.testing.fake_scm import FakeScm
 
-FIXTURES = Path(__file__).parent / "fixtures" / "bitbucket_server"
-HEADERS = json.loads((FIXTURES / "headers.json").read_text())
+PROVIDER = "bitbucket-server"
+DELIVERIES = Deliveries("bitbucket_server")
+HEADERS = DELIVERIES.headers
 SECRET = "webhook-secret-7e6f5a"
 NEW = "ef8755f06ee4b28c96a847a95cb8ec8ed6ddd1ca"
 
 
-def sign(body: bytes, secret: str = SECRET) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def delivery(name: str, secret: str = SECRET) -> tuple[dict[str, str], bytes]:
-    body = (FIXTURES / f"{name}.json").read_bytes()
-    headers = {k.lower(): v for k, v in HEADERS[name].items()}
-    headers["x-hub-signature"] = sign(body, secret)
-    return headers, body
-
-
-def changed(name: str, change) -> tuple[dict[str, str], bytes]:
-    headers, body = delivery(name)
-    data = json.loads(body)
-    change(data)
-    body = json.dumps(data).encode()
-    headers["x-hub-signature"] = sign(body)
-    return headers, body
+def delivery(name: str, secret: str = SECRET, change: Callable[[Any], object] | None = None) -> Delivery:
+    return hub_signed(DELIVERIES, name, secret, change)
 
 
 # --- deliveries ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", sorted(HEADERS))
 def test_every_fixture_verifies_with_its_secret_and_no_other(name: str) -> None:
-    provider = BitbucketServer()
-    headers, body = delivery(name)
-    provider.verify(headers, body, SECRET)
-    with pytest.raises(WebhookRejected) as wrong:
-        provider.verify(headers, body, "another-secret")
-    assert wrong.value.status == 401 and "X-Hub-Signature" in wrong.value.message
-    headers.pop("x-hub-signature")
-    with pytest.raises(WebhookRejected) as missing:
-        provider.verify(headers, body, SECRET)
-    assert missing.value.status == 401 and missing.value.message == "missing X-Hub-Signature"
+    assert_verifies_only_with(BitbucketServer(), *delivery(name), SECRET, "X-Hub-Signature")
 
 
 def test_an_empty_secret_verifies_nothing() -> None:
-    headers, body = delivery("push", secret="")
-    with pytest.raises(WebhookRejected) as exc:
-        BitbucketServer().verify(headers, body, "")
-    assert exc.value.status == 401
+    assert rejection(BitbucketServer().verify, *delivery("push", secret=""), "").status == 401
 
 
 @pytest.mark.parametrize("name", sorted(HEADERS))
@@ -111,10 +96,10 @@ def test_a_deleted_branch_is_ignored() -> None:
 
 def test_a_push_that_deletes_one_ref_and_updates_another_builds_the_update() -> None:
     def add_update(data: dict) -> None:
-        update = json.loads((FIXTURES / "push.json").read_text())["changes"][0]
+        update = DELIVERIES.data("push")["changes"][0]
         data["changes"].append(update)
 
-    event = BitbucketServer().parse(*changed("push_deleted", add_update))
+    event = BitbucketServer().parse(*delivery("push_deleted", change=add_update))
     assert event.kind == "push" and event.branch == "master"
 
 
@@ -164,19 +149,16 @@ def test_delivery_id_falls_back_to_a_digest_of_the_body() -> None:
 )
 def test_malformed_deliveries_are_a_400(name: str, change, message: str | None) -> None:
     if message is None:
-        assert BitbucketServer().parse(*changed(name, change)).kind == "push"
+        assert BitbucketServer().parse(*delivery(name, change=change)).kind == "push"
         return
-    with pytest.raises(WebhookRejected) as exc:
-        BitbucketServer().parse(*changed(name, change))
-    assert exc.value.status == 400 and message in exc.value.message
+    exc = rejection(BitbucketServer().parse, *delivery(name, change=change))
+    assert exc.status == 400 and message in exc.message
 
 
 @pytest.mark.parametrize("body", [b"not json", b"[]", b""])
 def test_a_body_that_is_not_a_json_object_is_a_400(body: bytes) -> None:
     headers, _ = delivery("push")
-    with pytest.raises(WebhookRejected) as exc:
-        BitbucketServer().parse(headers, body)
-    assert exc.value.status == 400
+    assert rejection(BitbucketServer().parse, headers, body).status == 400
 
 
 # --- paths ---------------------------------------------------------------------------------------------
@@ -200,34 +182,19 @@ def test_repo_path(url: str, host: str, expected: str) -> None:
     "url", ["https://bitbucket.example.com/scm/proj", "https://bitbucket.example.com/a/b/c", "https://h/scm/../x.git"]
 )
 def test_repo_path_refuses_what_is_not_a_repository_url(url: str) -> None:
-    with pytest.raises(ProviderError):
-        BitbucketServer("https://bitbucket.example.com").repo_path(url)
+    provider_error(BitbucketServer("https://bitbucket.example.com").repo_path, url)
 
 
 def test_the_api_needs_a_host() -> None:
-    with pytest.raises(ProviderError):
-        BitbucketServer().list_repositories("token")
+    provider_error(BitbucketServer().list_repositories, "token")
     assert BitbucketServer("https://bb.example.com/").api_url == "https://bb.example.com/rest/api/1.0"
 
 
 def test_tokens_cannot_be_refreshed() -> None:
-    with pytest.raises(ProviderError):
-        BitbucketServer("https://bb.example.com").refresh_token("id", "secret", "refresh")
+    provider_error(BitbucketServer("https://bb.example.com").refresh_token, "id", "secret", "refresh")
 
 
-# --- API against the fake ---------------------------------------------------------------------------------
-@pytest.fixture
-def fake() -> Iterator[FakeScm]:
-    server = FakeScm("bitbucket-server").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def alice(fake: FakeScm):
-    return fake.add_user("alice")
-
-
+# --- API against the fake (``fake`` and ``alice`` come from conftest) -------------------------------------
 def test_list_repositories_pages_with_start_and_keeps_admin_ones(fake: FakeScm, alice, make_repo) -> None:
     path = make_repo().path
     for index in range(5):
@@ -246,25 +213,14 @@ def test_list_repositories_pages_with_start_and_keeps_admin_ones(fake: FakeScm, 
 
 
 def test_list_repositories_with_a_bad_token_is_a_401(fake: FakeScm, alice) -> None:
-    with pytest.raises(ProviderError) as exc:
-        BitbucketServer(fake.url).list_repositories("not-a-token")
-    assert exc.value.status == 401 and "not-a-token" not in str(exc.value)
+    exc = provider_error(BitbucketServer(fake.url).list_repositories, "not-a-token")
+    assert exc.status == 401 and "not-a-token" not in str(exc)
 
 
 def test_fetch_file_at_a_ref(fake: FakeScm, alice, make_repo) -> None:
-    repo = make_repo("on main\n", files={"ci/nested/conf.txt": "nested ü\n"})
-    first = repo.head()
-    repo.branch("feature/x")
-    repo.commit({".devops.yml": "on the branch\n"})
-    repo.checkout("main")
+    repo, first = two_branch_repo(make_repo)
     fake.add_repo("PROJ/app", repo.path, admins={"alice"})
-    bbs = BitbucketServer(fake.url)
-    assert bbs.fetch_file(alice.token, "PROJ/app", ".devops.yml", "main") == "on main\n"
-    assert bbs.fetch_file(alice.token, "PROJ/app", ".devops.yml", "feature/x") == "on the branch\n"
-    assert bbs.fetch_file(alice.token, "PROJ/app", ".devops.yml", first) == "on main\n"
-    assert bbs.fetch_file(alice.token, "PROJ/app", "ci/nested/conf.txt", "main") == "nested ü\n"
-    assert bbs.fetch_file(alice.token, "PROJ/app", "missing.yml", "main") is None
-    assert bbs.fetch_file(alice.token, "PROJ/app", ".devops.yml", "no-such-branch") is None
+    assert_fetches_by_ref(BitbucketServer(fake.url), alice.token, "PROJ/app", first)
 
 
 def test_fetch_file_of_a_repository_the_user_cannot_see_is_none(fake: FakeScm, alice, make_repo) -> None:
@@ -283,32 +239,23 @@ def test_head_commit_picks_the_exact_branch_among_filtered_pages(fake: FakeScm, 
     assert bbs.head_commit(alice.token, "PROJ/app", "main") == main
     assert len(fake.calls("GET", r"/branches$")) == 2  # two per page: "main" is third of five matches
     assert bbs.head_commit(alice.token, "PROJ/app", "release/main") == repo.head("release/main")
-    with pytest.raises(ProviderError) as exc:
-        bbs.head_commit(alice.token, "PROJ/app", "gone")
-    assert exc.value.status == 404
+    assert provider_error(bbs.head_commit, alice.token, "PROJ/app", "gone").status == 404
 
 
 def test_webhook_create_exists_delete_idempotent(fake: FakeScm, alice, make_repo) -> None:
     repo = fake.add_repo("PROJ/app", make_repo().path, admins={"alice"})
     bbs = BitbucketServer(fake.url)
-    hook_id = bbs.create_webhook(alice.token, "PROJ/app", "https://ci.example.com/hooks/pipelines/3/", SECRET)
+    hook_id = bbs.create_webhook(alice.token, "PROJ/app", HOOK_URL, SECRET)
     assert hook_id.isdigit()
     hook = repo.hooks[hook_id]
-    assert hook["url"] == "https://ci.example.com/hooks/pipelines/3/" and hook["secret"] == SECRET
+    assert hook["url"] == HOOK_URL and hook["secret"] == SECRET
     assert hook["events"] == ["repo:refs_changed", "pr:opened", "pr:from_ref_updated"] and hook["active"]
-    assert bbs.webhook_exists(alice.token, "PROJ/app", hook_id)
-    bbs.delete_webhook(alice.token, "PROJ/app", hook_id)
-    assert repo.hooks == {}
-    assert not bbs.webhook_exists(alice.token, "PROJ/app", hook_id)
-    bbs.delete_webhook(alice.token, "PROJ/app", hook_id)  # already gone: not an error
+    assert_webhook_lifecycle(bbs, alice.token, "PROJ/app", hook_id, repo)
 
 
 def test_a_non_admin_cannot_create_a_webhook(fake: FakeScm, alice, make_repo) -> None:
     repo = fake.add_repo("PROJ/app", make_repo().path, readers={"alice"})
-    with pytest.raises(ProviderError) as exc:
-        BitbucketServer(fake.url).create_webhook(alice.token, "PROJ/app", "https://ci.example.com/h/", SECRET)
-    assert exc.value.status == 403 and SECRET not in str(exc.value)
-    assert repo.hooks == {}
+    assert_no_webhook_without_admin(BitbucketServer(fake.url), alice.token, "PROJ/app", repo, SECRET)
 
 
 @pytest.mark.parametrize(
@@ -317,32 +264,16 @@ def test_a_non_admin_cannot_create_a_webhook(fake: FakeScm, alice, make_repo) ->
      ("error", "FAILED", "failure")],
 )  # fmt: skip
 def test_post_status_maps_the_state(fake: FakeScm, alice, make_repo, state, provider_state, recorded) -> None:
-    git_repo = make_repo()
-    repo = fake.add_repo("PROJ/app", git_repo.path, admins={"alice"})
-    sha = git_repo.head()
-    BitbucketServer(fake.url).post_status(
-        alice.token, "PROJ/app", sha, state,
-        target_url="https://ci.example.com/executions/1/", description="#1 done", context="devops/app",
-    )  # fmt: skip
-    assert repo.statuses == [
-        {
-            "sha": sha,
-            "state": recorded,
-            "provider_state": provider_state,
-            "target_url": "https://ci.example.com/executions/1/",
-            "description": "#1 done",
-            "context": "devops/app",
-        }
-    ]
+    repo, sha = post_one_status(BitbucketServer(fake.url), fake, make_repo, alice, "PROJ/app", state)
+    assert repo.statuses == [status_row(sha, recorded, provider_state, description="#1 done", context="devops/app")]
     assert fake.calls("POST", rf"^/rest/build-status/1\.0/commits/{sha}$")
 
 
 def test_post_status_by_a_reader_is_refused(fake: FakeScm, alice, make_repo) -> None:
     git_repo = make_repo()
     repo = fake.add_repo("PROJ/app", git_repo.path, readers={"alice"})
-    with pytest.raises(ProviderError) as exc:
-        BitbucketServer(fake.url).post_status(
-            alice.token, "PROJ/app", git_repo.head(), "success", target_url="https://ci.example.com/",
-            description="", context="devops/app",
-        )  # fmt: skip
-    assert exc.value.status == 403 and repo.statuses == []
+    exc = provider_error(
+        BitbucketServer(fake.url).post_status, alice.token, "PROJ/app", git_repo.head(), "success",
+        target_url="https://ci.example.com/", description="", context="devops/app",
+    )  # fmt: skip
+    assert exc.status == 403 and repo.statuses == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,20 +23,6 @@ TOKEN_PATHS = {
     "gitlab": "/oauth/token",
     "bitbucket": "/site/oauth2/access_token",
 }
-
-
-@pytest.fixture
-def fakes() -> Iterator[Callable[[str], FakeScm]]:
-    started: list[FakeScm] = []
-
-    def start(provider: str) -> FakeScm:
-        fake = FakeScm(provider).start()
-        started.append(fake)
-        return fake
-
-    yield start
-    for fake in started:
-        fake.stop()
 
 
 def setup_credential(fake: FakeScm, *, expires_in: timedelta | None, refresh: bool = True,
@@ -65,8 +51,8 @@ def token_calls(fake: FakeScm) -> int:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("provider", ["github", "gitlab", "bitbucket"])
-def test_an_expiring_token_is_refreshed_and_the_refresh_token_rotates(provider: str, fakes: Any) -> None:
-    fake = fakes(provider)
+def test_an_expiring_token_is_refreshed_and_the_refresh_token_rotates(provider: str, start_fake: Any) -> None:
+    fake = start_fake(provider)
     credential = setup_credential(fake, expires_in=timedelta(minutes=4))
     old_access, old_refresh = credential.access_token, credential.refresh_token
 
@@ -85,8 +71,8 @@ def test_an_expiring_token_is_refreshed_and_the_refresh_token_rotates(provider: 
 
 
 @pytest.mark.django_db
-def test_an_expired_token_is_refreshed_too(fakes: Any) -> None:
-    fake = fakes("gitlab")
+def test_an_expired_token_is_refreshed_too(start_fake: Any) -> None:
+    fake = start_fake("gitlab")
     credential = setup_credential(fake, expires_in=-timedelta(hours=1))
     assert fresh_token(credential) == fake.users["octo"].token
     assert token_calls(fake) == 1
@@ -96,9 +82,9 @@ def test_an_expired_token_is_refreshed_too(fakes: Any) -> None:
 @pytest.mark.parametrize("expires_in,refresh", [(timedelta(hours=1), True), (None, True),
                                                 (-timedelta(minutes=1), False)])
 def test_no_refresh_call_when_not_expiring_or_nothing_to_refresh_with(
-    fakes: Any, expires_in: timedelta | None, refresh: bool
+    start_fake: Any, expires_in: timedelta | None, refresh: bool
 ) -> None:
-    fake = fakes("github")
+    fake = start_fake("github")
     credential = setup_credential(fake, expires_in=expires_in, refresh=refresh)
     assert fresh_token(credential) == credential.access_token
     assert token_calls(fake) == 0
@@ -106,8 +92,8 @@ def test_no_refresh_call_when_not_expiring_or_nothing_to_refresh_with(
 
 
 @pytest.mark.django_db
-def test_a_refused_refresh_raises_without_secrets_and_keeps_the_credential(fakes: Any) -> None:
-    fake = fakes("bitbucket")
+def test_a_refused_refresh_raises_without_secrets_and_keeps_the_credential(start_fake: Any) -> None:
+    fake = start_fake("bitbucket")
     credential = setup_credential(fake, expires_in=timedelta(minutes=1))
     fake.refresh_tokens.clear()  # revoked at the provider
     config = SourceCodeProviderConfig.objects.get(provider="bitbucket", host=fake.url)
@@ -121,8 +107,8 @@ def test_a_refused_refresh_raises_without_secrets_and_keeps_the_credential(fakes
 
 
 @pytest.mark.django_db
-def test_refresh_without_a_configuration_is_a_provider_error(fakes: Any) -> None:
-    fake = fakes("github")
+def test_refresh_without_a_configuration_is_a_provider_error(start_fake: Any) -> None:
+    fake = start_fake("github")
     credential = setup_credential(fake, expires_in=timedelta(minutes=1))
     SourceCodeProviderConfig.objects.all().delete()
     with pytest.raises(ProviderError, match="no provider configuration"):
@@ -131,9 +117,9 @@ def test_refresh_without_a_configuration_is_a_provider_error(fakes: Any) -> None
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_refreshes_use_the_refresh_token_once(fakes: Any) -> None:
+def test_concurrent_refreshes_use_the_refresh_token_once(start_fake: Any) -> None:
     """Two workers holding the same stale row: one refreshes, the other waits, re-reads and reuses."""
-    fake = fakes("gitlab")
+    fake = start_fake("gitlab")
     credential = setup_credential(fake, expires_in=timedelta(minutes=1))
     copies = [SourceCodeCredential.objects.get(pk=credential.pk) for _ in range(4)]
     barrier = threading.Barrier(len(copies))
@@ -163,9 +149,9 @@ def test_concurrent_refreshes_use_the_refresh_token_once(fakes: Any) -> None:
 @pytest.mark.django_db
 @pytest.mark.parametrize("provider", ["github", "gitlab", "bitbucket"])
 def test_sync_keeps_only_administered_repositories_across_pages_and_follows_changes(
-    provider: str, fakes: Any, make_repo: Callable[..., Any]
+    provider: str, start_fake: Any, make_repo: Callable[..., Any]
 ) -> None:
-    fake = fakes(provider)
+    fake = start_fake(provider)
     fake.add_user("octo")
     fake.add_user("other")
     path = make_repo(name="app").path
@@ -198,9 +184,9 @@ def test_sync_keeps_only_administered_repositories_across_pages_and_follows_chan
 
 @pytest.mark.django_db
 def test_sync_refreshes_an_expiring_token_first_and_ignores_a_deleted_credential(
-    fakes: Any, make_repo: Callable[..., Any]
+    start_fake: Any, make_repo: Callable[..., Any]
 ) -> None:
-    fake = fakes("github")
+    fake = start_fake("github")
     fake.add_user("octo")
     fake.add_repo("octo/app", make_repo().path, admins={"octo"})
     credential = setup_credential(fake, expires_in=timedelta(minutes=2))

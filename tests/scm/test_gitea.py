@@ -3,60 +3,56 @@ fixtures, and every API call against the fake Gitea server over real HTTP."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
+from scm_support import (
+    Deliveries,
+    assert_no_webhook_without_admin,
+    assert_verifies_only_with,
+    assert_webhook_lifecycle,
+    branch_with,
+    edited,
+    hmac_hex,
+    provider_error,
+    refresh_once,
+    rejection,
+    status_row,
+)
 
 from devops.scm import registry
-from devops.scm.base import ProviderError, WebhookRejected
 from devops.scm.gitea import Gitea
 from devops.scm.github import GitHub
 from devops.testing.fake_scm import FakeScm
 
-FIXTURES = Path(__file__).parent / "fixtures" / "gitea"
-HEADERS = json.loads((FIXTURES / "headers.json").read_text())
+PROVIDER = "gitea"
+DELIVERIES = Deliveries("gitea")
+HEADERS = DELIVERIES.headers
 SECRET = "gitea-hook-secret-9a8b"
 
 
 def delivery(name: str, secret: str = SECRET) -> tuple[dict[str, str], bytes]:
     """A fixture's (lower-cased headers, body) signed the way Gitea signs: hex HMAC-SHA256, no prefix."""
-    body = (FIXTURES / f"{name}.json").read_bytes()
-    headers = {k.lower(): v for k, v in HEADERS[name].items()}
-    headers["x-gitea-signature"] = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    headers, body = DELIVERIES(name)
+    headers["x-gitea-signature"] = hmac_hex(secret, body)
     return headers, body
 
 
 # --- deliveries ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", sorted(HEADERS))
 def test_every_fixture_verifies_with_its_secret_and_no_other(name: str) -> None:
-    headers, body = delivery(name)
-    Gitea().verify(headers, body, SECRET)
-    with pytest.raises(WebhookRejected) as wrong:
-        Gitea().verify(headers, body, "not-the-secret")
-    assert wrong.value.status == 401 and "X-Gitea-Signature" in wrong.value.message
-    headers.pop("x-gitea-signature")
-    with pytest.raises(WebhookRejected) as missing:
-        Gitea().verify(headers, body, SECRET)
-    assert (missing.value.status, missing.value.message) == (401, "missing X-Gitea-Signature")
+    assert_verifies_only_with(Gitea(), *delivery(name), SECRET, "X-Gitea-Signature")
 
 
 def test_an_empty_secret_verifies_nothing() -> None:
-    headers, body = delivery("push", secret="")
-    with pytest.raises(WebhookRejected) as exc:
-        Gitea().verify(headers, body, "")
-    assert exc.value.status == 401
+    assert rejection(Gitea().verify, *delivery("push", secret=""), "").status == 401
 
 
 def test_a_github_style_prefixed_signature_is_not_a_gitea_signature() -> None:
     headers, body = delivery("push")
     headers["x-gitea-signature"] = "sha256=" + headers["x-gitea-signature"]
-    with pytest.raises(WebhookRejected):
-        Gitea().verify(headers, body, SECRET)
+    rejection(Gitea().verify, headers, body, SECRET)
 
 
 def test_push_to_a_branch() -> None:
@@ -125,19 +121,15 @@ def test_a_push_of_an_all_zero_commit_is_a_deleted_branch() -> None:
     ],
 )
 def test_malformed_bodies_are_400(body: bytes, message: str) -> None:
-    headers = {k.lower(): v for k, v in HEADERS["push"].items()}
-    with pytest.raises(WebhookRejected) as exc:
-        Gitea().parse(headers, body)
-    assert (exc.value.status, exc.value.message) == (400, message)
+    headers, _ = DELIVERIES("push")
+    exc = rejection(Gitea().parse, headers, body)
+    assert (exc.status, exc.message) == (400, message)
 
 
 def test_a_pull_request_without_its_head_commit_is_400() -> None:
     headers, body = delivery("pull_request_synchronized")
-    data = json.loads(body)
-    del data["pull_request"]["head"]["sha"]
-    with pytest.raises(WebhookRejected) as exc:
-        Gitea().parse(headers, json.dumps(data).encode())
-    assert (exc.value.status, exc.value.message) == (400, "Gitea delivery: missing field pull_request.head.sha")
+    exc = rejection(Gitea().parse, headers, edited(body, lambda d: d["pull_request"]["head"].pop("sha")))
+    assert (exc.status, exc.message) == (400, "Gitea delivery: missing field pull_request.head.sha")
 
 
 def test_detection_picks_gitea_although_it_also_sends_github_headers() -> None:
@@ -153,7 +145,7 @@ def test_detection_picks_gitea_although_it_also_sends_github_headers() -> None:
 def test_gogs_headers_alone_are_read() -> None:
     _, body = delivery("push")
     headers = {"x-gogs-event": "push", "x-gogs-delivery": "gogs-1",
-               "x-gogs-signature": hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()}
+               "x-gogs-signature": hmac_hex(SECRET, body)}
     Gitea().verify(headers, body, SECRET)
     event = Gitea().parse(headers, body)
     assert event.kind == "push" and event.delivery_id == "gogs-1"
@@ -171,19 +163,7 @@ def test_the_provider_is_registered_with_its_names() -> None:
     assert Gitea().repo_path("git@gitea.com:platform/webapp.git") == "platform/webapp"
 
 
-# --- API against the fake ----------------------------------------------------------------------------
-@pytest.fixture
-def fake() -> Iterator[FakeScm]:
-    server = FakeScm("gitea").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def alice(fake: FakeScm):
-    return fake.add_user("alice")
-
-
+# --- API against the fake (``fake`` and ``alice`` come from conftest) ------------------------------------
 def test_list_repositories_follows_every_page(fake: FakeScm, alice, make_repo) -> None:
     path = make_repo().path
     for index in range(5):
@@ -199,17 +179,14 @@ def test_list_repositories_follows_every_page(fake: FakeScm, alice, make_repo) -
 
 
 def test_a_bad_token_is_a_401_whose_message_holds_no_token(fake: FakeScm) -> None:
-    with pytest.raises(ProviderError) as exc:
-        Gitea(fake.url).head_commit("0123456789abcdef-bad", "team/svc", "main")
-    assert exc.value.status == 401 and "0123456789abcdef-bad" not in str(exc.value)
+    exc = provider_error(Gitea(fake.url).head_commit, "0123456789abcdef-bad", "team/svc", "main")
+    assert exc.status == 401 and "0123456789abcdef-bad" not in str(exc)
 
 
 def test_fetch_file_at_a_ref(fake: FakeScm, alice, make_repo) -> None:
     repo = make_repo("stages: []\n", files={"deploy/values.yaml": "replicas: 2\n"})
     first = repo.head()
-    repo.branch("perf/startup")
-    repo.commit({".devops.yml": "stages: [changed]\n"})
-    repo.checkout("main")
+    branch_with(repo, "perf/startup", {".devops.yml": "stages: [changed]\n"})
     fake.add_repo("team/svc", repo.path, readers={"alice"}, private=True)
     gitea = Gitea(fake.url)
     assert gitea.fetch_file(alice.token, "team/svc", ".devops.yml", "main") == "stages: []\n"
@@ -230,9 +207,7 @@ def test_head_commit(fake: FakeScm, alice, make_repo) -> None:
     gitea = Gitea(fake.url)
     assert gitea.head_commit(alice.token, "team/svc", "main") == repo.shas[0]
     assert gitea.head_commit(alice.token, "team/svc", "perf/startup") == tip
-    with pytest.raises(ProviderError) as exc:
-        gitea.head_commit(alice.token, "team/svc", "nope")
-    assert exc.value.status == 404
+    assert provider_error(gitea.head_commit, alice.token, "team/svc", "nope").status == 404
 
 
 def test_webhook_create_exists_delete_idempotent(fake: FakeScm, alice, make_repo) -> None:
@@ -244,18 +219,12 @@ def test_webhook_create_exists_delete_idempotent(fake: FakeScm, alice, make_repo
     assert stored["events"] == ["push", "pull_request"]
     assert stored["config"] == {"url": "https://ci.example.com/hooks/pipelines/9/", "content_type": "json",
                                 "secret": "hooksecret"}
-    assert gitea.webhook_exists(alice.token, "team/svc", hook_id)
-    gitea.delete_webhook(alice.token, "team/svc", hook_id)
-    assert not gitea.webhook_exists(alice.token, "team/svc", hook_id)
-    gitea.delete_webhook(alice.token, "team/svc", hook_id)
-    assert repo.hooks == {}
+    assert_webhook_lifecycle(gitea, alice.token, "team/svc", hook_id, repo)
 
 
 def test_a_non_admin_cannot_create_a_webhook(fake: FakeScm, alice, make_repo) -> None:
-    fake.add_repo("team/svc", make_repo().path, readers={"alice"})
-    with pytest.raises(ProviderError) as exc:
-        Gitea(fake.url).create_webhook(alice.token, "team/svc", "https://ci.example.com/h/", "hooksecret")
-    assert exc.value.status == 403 and "hooksecret" not in str(exc.value)
+    repo = fake.add_repo("team/svc", make_repo().path, readers={"alice"})
+    assert_no_webhook_without_admin(Gitea(fake.url), alice.token, "team/svc", repo, "hooksecret")
 
 
 @pytest.mark.parametrize("state", ["pending", "success", "failure", "error"])
@@ -264,19 +233,15 @@ def test_post_status_is_recorded(fake: FakeScm, alice, make_repo, state: str) ->
     repo = fake.add_repo("team/svc", git_repo.path, admins={"alice"})
     Gitea(fake.url).post_status(alice.token, "team/svc", git_repo.head(), state, target_url="https://ci/e/2",
                                 description="Build " + state, context="devops/pipeline")
-    assert repo.statuses == [{"sha": git_repo.head(), "state": state, "provider_state": state,
-                              "target_url": "https://ci/e/2", "description": "Build " + state,
-                              "context": "devops/pipeline"}]
+    assert repo.statuses == [status_row(git_repo.head(), state, state, target_url="https://ci/e/2",
+                                        description="Build " + state, context="devops/pipeline")]
 
 
 def test_refresh_token(fake: FakeScm, alice) -> None:
-    fake.oauth_clients["gitea-app"] = "gitea-app-secret"
-    issued = fake.issue_tokens("alice")
     gitea = Gitea(fake.url)
-    tokens = gitea.refresh_token("gitea-app", "gitea-app-secret", issued["refresh_token"])
+    tokens, issued, _ = refresh_once(gitea, fake, "gitea-app", "gitea-app-secret")
     assert tokens.access_token != issued["access_token"] and tokens.refresh_token
     assert tokens.expires_at is not None and tokens.expires_at > datetime.now(UTC) + timedelta(seconds=7000)
     gitea.list_repositories(tokens.access_token)
-    with pytest.raises(ProviderError) as exc:
-        gitea.refresh_token("gitea-app", "gitea-app-secret", "stale-refresh")
-    assert "stale-refresh" not in str(exc.value) and "gitea-app-secret" not in str(exc.value)
+    exc = provider_error(gitea.refresh_token, "gitea-app", "gitea-app-secret", "stale-refresh")
+    assert "stale-refresh" not in str(exc) and "gitea-app-secret" not in str(exc)

@@ -6,12 +6,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+from scm_support import (
+    Deliveries,
+    assert_verifies_only_with,
+    assert_webhook_lifecycle,
+    branch_with,
+    edited,
+    hmac_hex,
+    provider_error,
+    refresh_once,
+    rejection,
+    status_row,
+    unknown_commit_error,
+)
 
 from devops.scm import registry
 from devops.scm.base import ProviderError, WebhookRejected
@@ -20,39 +31,27 @@ from devops.scm.tokens import token_set
 from devops.testing.fake_scm import FakeScm
 from devops.testing.fake_scm.server import ROUTES
 
-FIXTURES = Path(__file__).parent / "fixtures" / "github"
-HEADERS = json.loads((FIXTURES / "headers.json").read_text())
+PROVIDER = "github"
+DELIVERIES = Deliveries("github")
+HEADERS = DELIVERIES.headers
 SECRET = "webhook-secret-1f2e3d"
 
 
 def delivery(name: str, secret: str = SECRET) -> tuple[dict[str, str], bytes]:
     """A fixture's (lower-cased headers, body) signed with ``secret`` the way GitHub signs it."""
-    body = (FIXTURES / f"{name}.json").read_bytes()
-    headers = {k.lower(): v for k, v in HEADERS[name].items()}
-    headers["x-hub-signature-256"] = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    headers, body = DELIVERIES(name)
+    headers["x-hub-signature-256"] = "sha256=" + hmac_hex(secret, body)
     return headers, body
 
 
 # --- deliveries ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", sorted(HEADERS))
 def test_every_fixture_verifies_with_its_secret_and_no_other(name: str) -> None:
-    provider = GitHub()
-    headers, body = delivery(name)
-    provider.verify(headers, body, SECRET)
-    with pytest.raises(WebhookRejected) as wrong:
-        provider.verify(headers, body, "another-secret")
-    assert wrong.value.status == 401 and "X-Hub-Signature-256" in wrong.value.message
-    headers.pop("x-hub-signature-256")
-    with pytest.raises(WebhookRejected) as missing:
-        provider.verify(headers, body, SECRET)
-    assert missing.value.status == 401 and missing.value.message == "missing X-Hub-Signature-256"
+    assert_verifies_only_with(GitHub(), *delivery(name), SECRET, "X-Hub-Signature-256")
 
 
 def test_an_empty_secret_verifies_nothing() -> None:
-    headers, body = delivery("push", secret="")
-    with pytest.raises(WebhookRejected) as exc:
-        GitHub().verify(headers, body, "")
-    assert exc.value.status == 401
+    assert rejection(GitHub().verify, *delivery("push", secret=""), "").status == 401
 
 
 def test_signature_matches_githubs_documented_test_vector() -> None:
@@ -62,9 +61,8 @@ def test_signature_matches_githubs_documented_test_vector() -> None:
 
 def test_a_body_changed_after_signing_is_rejected() -> None:
     headers, body = delivery("push")
-    with pytest.raises(WebhookRejected) as exc:
-        GitHub().verify(headers, body.replace(b"refs/heads/main", b"refs/heads/evil"), SECRET)
-    assert exc.value.status == 401
+    forged = body.replace(b"refs/heads/main", b"refs/heads/evil")
+    assert rejection(GitHub().verify, headers, forged, SECRET).status == 401
 
 
 def test_the_legacy_sha1_signature_alone_is_not_enough() -> None:
@@ -111,9 +109,7 @@ def test_a_deleted_branch_is_ignored_with_its_name() -> None:
 
 def test_an_all_zero_after_counts_as_deleted_without_the_deleted_flag() -> None:
     headers, body = delivery("push_deleted")
-    data = json.loads(body)
-    data.pop("deleted")
-    assert GitHub().parse(headers, json.dumps(data).encode()).kind == "ignored"
+    assert GitHub().parse(headers, edited(body, lambda d: d.pop("deleted"))).kind == "ignored"
 
 
 @pytest.mark.parametrize(
@@ -157,11 +153,10 @@ def test_events_that_are_not_built_are_ignored_by_name() -> None:
 
 
 def test_a_form_encoded_delivery_is_read_from_its_payload_field() -> None:
-    json_body = (FIXTURES / "push.json").read_text()
-    body = urlencode({"payload": json_body}).encode()
-    headers = {k.lower(): v for k, v in HEADERS["push"].items()}
+    headers, json_body = DELIVERIES("push")
+    body = urlencode({"payload": json_body.decode()}).encode()
     headers["content-type"] = "application/x-www-form-urlencoded"
-    headers["x-hub-signature-256"] = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    headers["x-hub-signature-256"] = "sha256=" + hmac_hex(SECRET, body)
     provider = GitHub()
     provider.verify(headers, body, SECRET)
     event = provider.parse(headers, body)
@@ -180,9 +175,8 @@ def test_a_form_encoded_delivery_is_read_from_its_payload_field() -> None:
 )
 def test_malformed_bodies_are_400(body: bytes, content_type: str, message: str) -> None:
     headers = {"x-github-event": "push", "x-github-delivery": "d1", "content-type": content_type}
-    with pytest.raises(WebhookRejected) as exc:
-        GitHub().parse(headers, body)
-    assert (exc.value.status, exc.value.message) == (400, message)
+    exc = rejection(GitHub().parse, headers, body)
+    assert (exc.status, exc.message) == (400, message)
 
 
 @pytest.mark.parametrize(
@@ -203,19 +197,15 @@ def test_malformed_bodies_are_400(body: bytes, content_type: str, message: str) 
 )
 def test_missing_or_bad_fields_are_400_naming_the_field(name: str, change, message: str) -> None:
     headers, body = delivery(name)
-    data = json.loads(body)
-    change(data)
-    with pytest.raises(WebhookRejected) as exc:
-        GitHub().parse(headers, json.dumps(data).encode())
-    assert exc.value.status == 400
-    assert exc.value.message.startswith(message)
+    exc = rejection(GitHub().parse, headers, edited(body, change))
+    assert exc.status == 400
+    assert exc.message.startswith(message)
 
 
 def test_detection_picks_github_and_leaves_gitea_deliveries_to_gitea() -> None:
     github_headers, _ = delivery("push")
     assert registry.detect(github_headers) is GitHub
-    gitea_headers = {k.lower(): v for k, v in json.loads(
-        (FIXTURES.parent / "gitea" / "headers.json").read_text())["push"].items()}
+    gitea_headers, _ = Deliveries("gitea")("push")
     assert "x-github-event" in gitea_headers  # Gitea sends GitHub's header too
     assert not GitHub.detects(gitea_headers)
     assert registry.detect(gitea_headers).name == "gitea"
@@ -266,19 +256,7 @@ def test_token_answers() -> None:
         token_set({"token_type": "bearer"}, "GitHub")
 
 
-# --- API against the fake ----------------------------------------------------------------------------
-@pytest.fixture
-def fake() -> Iterator[FakeScm]:
-    server = FakeScm("github").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def alice(fake: FakeScm):
-    return fake.add_user("alice")
-
-
+# --- API against the fake (``fake`` and ``alice`` come from conftest) ------------------------------------
 def test_list_repositories_follows_every_page(fake: FakeScm, alice, make_repo) -> None:
     repo = make_repo()
     for index in range(5):
@@ -298,18 +276,15 @@ def test_list_repositories_follows_every_page(fake: FakeScm, alice, make_repo) -
 
 
 def test_a_bad_token_is_a_401_whose_message_holds_no_token(fake: FakeScm) -> None:
-    with pytest.raises(ProviderError) as exc:
-        GitHub(fake.url).list_repositories("ghp_not-a-valid-token")
-    assert exc.value.status == 401
-    assert "ghp_not-a-valid-token" not in str(exc.value)
+    exc = provider_error(GitHub(fake.url).list_repositories, "ghp_not-a-valid-token")
+    assert exc.status == 401
+    assert "ghp_not-a-valid-token" not in str(exc)
 
 
 def test_fetch_file_at_a_ref(fake: FakeScm, alice, make_repo) -> None:
     repo = make_repo(".devops.yml on main\n", files={"sub/dir/conf.txt": "nested ü\n"})
     first = repo.head()
-    repo.branch("feature/x")
-    second = repo.commit({".devops.yml": "on feature\n"})
-    repo.checkout("main")
+    second = branch_with(repo, "feature/x", {".devops.yml": "on feature\n"})
     fake.add_repo("alice/app", repo.path, admins={"alice"})
     gh = GitHub(fake.url)
     assert gh.fetch_file(alice.token, "alice/app", ".devops.yml", "main") == ".devops.yml on main\n"
@@ -328,9 +303,7 @@ def test_fetch_file_of_a_repository_the_user_cannot_see_is_none(fake: FakeScm, a
     gh = GitHub(fake.url)
     assert gh.fetch_file(alice.token, "bob/secret", ".devops.yml", "main") is None
     assert gh.fetch_file(alice.token, "bob/public", ".devops.yml", "main") == "public\n"
-    with pytest.raises(ProviderError) as exc:
-        gh.create_webhook(alice.token, "bob/public", "https://ci.example.com/h/", "s")
-    assert exc.value.status == 403
+    assert provider_error(gh.create_webhook, alice.token, "bob/public", "https://ci.example.com/h/", "s").status == 403
 
 
 def test_head_commit(fake: FakeScm, alice, make_repo) -> None:
@@ -341,9 +314,7 @@ def test_head_commit(fake: FakeScm, alice, make_repo) -> None:
     gh = GitHub(fake.url)
     assert gh.head_commit(alice.token, "alice/app", "main") == repo.shas[0]
     assert gh.head_commit(alice.token, "alice/app", "release/1.x") == release
-    with pytest.raises(ProviderError) as exc:
-        gh.head_commit(alice.token, "alice/app", "gone")
-    assert exc.value.status == 404
+    assert provider_error(gh.head_commit, alice.token, "alice/app", "gone").status == 404
 
 
 def test_api_calls_refuse_a_repository_name_that_would_leave_the_repos_path(fake: FakeScm, alice) -> None:
@@ -361,20 +332,16 @@ def test_webhook_create_exists_delete_idempotent(fake: FakeScm, alice, make_repo
     assert stored["config"] == {"url": "https://ci.example.com/hooks/pipelines/1/", "content_type": "json",
                                 "secret": "s3cret", "insecure_ssl": "0"}
     assert stored["events"] == ["push", "pull_request"] and stored["active"] is True
-    assert gh.webhook_exists(alice.token, "alice/app", hook_id)
-    gh.delete_webhook(alice.token, "alice/app", hook_id)
-    assert hook_id not in repo.hooks
-    assert not gh.webhook_exists(alice.token, "alice/app", hook_id)
-    gh.delete_webhook(alice.token, "alice/app", hook_id)  # already gone: not an error
+    assert_webhook_lifecycle(gh, alice.token, "alice/app", hook_id, repo)
     assert not gh.webhook_exists(alice.token, "alice/app", "999999")
 
 
 def test_a_non_admin_cannot_create_a_webhook(fake: FakeScm, alice, make_repo) -> None:
     repo = fake.add_repo("alice/app", make_repo().path, readers={"alice"})
-    with pytest.raises(ProviderError) as exc:
-        GitHub(fake.url).create_webhook(alice.token, "alice/app", "https://ci.example.com/h/", "topsecret")
-    assert exc.value.status == 403
-    assert "topsecret" not in str(exc.value) and alice.token not in str(exc.value)
+    exc = provider_error(GitHub(fake.url).create_webhook, alice.token, "alice/app", "https://ci.example.com/h/",
+                         "topsecret")
+    assert exc.status == 403
+    assert "topsecret" not in str(exc) and alice.token not in str(exc)
     assert repo.hooks == {}
 
 
@@ -388,18 +355,15 @@ def test_post_status_is_recorded_with_a_short_description(fake: FakeScm, alice, 
     gh.post_status(alice.token, "alice/app", sha, "failure", target_url="https://ci.example.com/e/1",
                    description="x" * 300, context="devops/pipeline")
     assert [s["state"] for s in repo.statuses] == ["pending", "failure"]
-    assert repo.statuses[0] == {"sha": sha, "state": "pending", "provider_state": "pending",
-                                "target_url": "https://ci.example.com/e/1", "description": "Queued",
-                                "context": "devops/pipeline"}
+    assert repo.statuses[0] == status_row(sha, "pending", "pending", target_url="https://ci.example.com/e/1",
+                                          description="Queued", context="devops/pipeline")
     assert len(repo.statuses[1]["description"]) == 140 and repo.statuses[1]["description"].endswith("...")
 
 
 def test_post_status_for_an_unknown_commit_is_an_error(fake: FakeScm, alice, make_repo) -> None:
     fake.add_repo("alice/app", make_repo().path, admins={"alice"})
-    with pytest.raises(ProviderError) as exc:
-        GitHub(fake.url).post_status(alice.token, "alice/app", "1" * 40, "success", target_url="",
-                                     description="", context="c")
-    assert exc.value.status == 422
+    exc = unknown_commit_error(GitHub(fake.url), alice.token, "alice/app", target_url="", context="c")
+    assert exc.status == 422
 
 
 def _has_oauth_route(provider: str) -> bool:
@@ -409,14 +373,11 @@ def _has_oauth_route(provider: str) -> bool:
 def test_refresh_token(fake: FakeScm, alice) -> None:
     if not _has_oauth_route("github"):
         pytest.skip("the fake's OAuth endpoints (fake_scm/oauth.py) have not landed")
-    fake.oauth_clients["client-1"] = "client-secret-1"
-    issued = fake.issue_tokens("alice")
     gh = GitHub(fake.url)
-    tokens = gh.refresh_token("client-1", "client-secret-1", issued["refresh_token"])
+    tokens, issued, _ = refresh_once(gh, fake, "client-1", "client-secret-1")
     assert tokens.access_token and tokens.access_token != issued["access_token"]
     assert tokens.refresh_token
     assert tokens.expires_at is not None and tokens.expires_at > datetime.now(UTC) + timedelta(seconds=7000)
     gh.list_repositories(tokens.access_token)  # the new token works
-    with pytest.raises(ProviderError) as exc:
-        gh.refresh_token("client-1", "client-secret-1", "not-a-refresh-token")
-    assert "not-a-refresh-token" not in str(exc.value) and "client-secret-1" not in str(exc.value)
+    exc = provider_error(gh.refresh_token, "client-1", "client-secret-1", "not-a-refresh-token")
+    assert "not-a-refresh-token" not in str(exc) and "client-secret-1" not in str(exc)

@@ -5,27 +5,40 @@ nested subgroups."""
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
+from scm_support import (
+    HOOK_URL,
+    Deliveries,
+    assert_branch_heads,
+    assert_fetches_by_ref,
+    assert_no_webhook_without_admin,
+    assert_verifies_only_with,
+    assert_webhook_lifecycle,
+    edited,
+    post_one_status,
+    provider_error,
+    refresh_once,
+    rejection,
+    status_row,
+    two_branch_repo,
+    unknown_commit_error,
+)
 
 from devops.scm import registry
-from devops.scm.base import ProviderError, WebhookRejected
 from devops.scm.gitlab import GitLab
 from devops.testing.fake_scm import FakeScm
 
-FIXTURES = Path(__file__).parent / "fixtures" / "gitlab"
-HEADERS = json.loads((FIXTURES / "headers.json").read_text())
+PROVIDER = "gitlab"
+DELIVERIES = Deliveries("gitlab")
+HEADERS = DELIVERIES.headers
 SECRET = "webhook-secret-9a8b7c"
 
 
 def delivery(name: str, token: str | None = SECRET) -> tuple[dict[str, str], bytes]:
     """A fixture's (lower-cased headers, body); GitLab sends the secret itself as X-Gitlab-Token."""
-    body = (FIXTURES / f"{name}.json").read_bytes()
-    headers = {k.lower(): v for k, v in HEADERS[name].items()}
+    headers, body = DELIVERIES(name)
     if token is not None:
         headers["x-gitlab-token"] = token
     return headers, body
@@ -35,20 +48,14 @@ def delivery(name: str, token: str | None = SECRET) -> tuple[dict[str, str], byt
 @pytest.mark.parametrize("name", sorted(HEADERS))
 def test_every_fixture_verifies_with_its_token_and_no_other(name: str) -> None:
     provider = GitLab()
-    provider.verify(*delivery(name), SECRET)
-    with pytest.raises(WebhookRejected) as wrong:
-        provider.verify(*delivery(name, token="another-secret"), SECRET)
-    assert wrong.value.status == 401 and "X-Gitlab-Token" in wrong.value.message
-    with pytest.raises(WebhookRejected) as missing:
-        provider.verify(*delivery(name, token=None), SECRET)
-    assert missing.value.status == 401 and missing.value.message == "missing X-Gitlab-Token"
+    assert_verifies_only_with(provider, *delivery(name), SECRET, "X-Gitlab-Token")
+    wrong = rejection(provider.verify, *delivery(name, token="another-secret"), SECRET)
+    assert wrong.status == 401 and "X-Gitlab-Token" in wrong.message
 
 
 def test_an_empty_secret_verifies_nothing() -> None:
     for token in ("", None):
-        with pytest.raises(WebhookRejected) as exc:
-            GitLab().verify(*delivery("push", token=token), "")
-        assert exc.value.status == 401
+        assert rejection(GitLab().verify, *delivery("push", token=token), "").status == 401
 
 
 @pytest.mark.parametrize("name", sorted(HEADERS))
@@ -85,9 +92,8 @@ def test_an_annotated_tag_builds_the_commit_it_points_at() -> None:
 
 def test_a_deleted_tag_is_ignored() -> None:
     headers, body = delivery("push_tag")
-    data = json.loads(body)
-    data.update(before=data["after"], after="0" * 40, checkout_sha=None)
-    event = GitLab().parse(headers, json.dumps(data).encode())
+    body = edited(body, lambda d: d.update(before=d["after"], after="0" * 40, checkout_sha=None))
+    event = GitLab().parse(headers, body)
     assert event.kind == "ignored" and event.reason == "tag v1.0.0 was deleted"
 
 
@@ -117,17 +123,14 @@ def test_merge_request_updated_without_new_commits_is_ignored() -> None:
 
 def test_merge_request_reopened_builds() -> None:
     headers, body = delivery("merge_request_open")
-    data = json.loads(body)
-    data["object_attributes"]["action"] = "reopen"
-    assert GitLab().parse(headers, json.dumps(data).encode()).kind == "pull_request"
+    body = edited(body, lambda d: d["object_attributes"].update(action="reopen"))
+    assert GitLab().parse(headers, body).kind == "pull_request"
 
 
 @pytest.mark.parametrize("action", ["close", "merge", "approved", "unapproved", "approval"])
 def test_other_merge_request_actions_are_ignored(action: str) -> None:
     headers, body = delivery("merge_request_close")
-    data = json.loads(body)
-    data["object_attributes"]["action"] = action
-    event = GitLab().parse(headers, json.dumps(data).encode())
+    event = GitLab().parse(headers, edited(body, lambda d: d["object_attributes"].update(action=action)))
     assert event.kind == "ignored" and event.reason == f"merge request action {action} is not built"
     assert event.pr_number == 7
 
@@ -164,11 +167,8 @@ def test_delivery_id_prefers_the_retry_stable_header() -> None:
 )
 def test_malformed_push_is_a_400(change, message: str) -> None:
     headers, body = delivery("push")
-    data = json.loads(body)
-    change(data)
-    with pytest.raises(WebhookRejected) as exc:
-        GitLab().parse(headers, json.dumps(data).encode())
-    assert exc.value.status == 400 and message in exc.value.message
+    exc = rejection(GitLab().parse, headers, edited(body, change))
+    assert exc.status == 400 and message in exc.message
 
 
 @pytest.mark.parametrize(
@@ -183,26 +183,19 @@ def test_malformed_push_is_a_400(change, message: str) -> None:
 )
 def test_malformed_merge_request_is_a_400(change, message: str) -> None:
     headers, body = delivery("merge_request_open")
-    data = json.loads(body)
-    change(data["object_attributes"])
-    with pytest.raises(WebhookRejected) as exc:
-        GitLab().parse(headers, json.dumps(data).encode())
-    assert exc.value.status == 400 and message in exc.value.message
+    exc = rejection(GitLab().parse, headers, edited(body, lambda d: change(d["object_attributes"])))
+    assert exc.status == 400 and message in exc.message
 
 
 @pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b"\xff\xfe", b""])
 def test_a_body_that_is_not_a_json_object_is_a_400(body: bytes) -> None:
     headers, _ = delivery("push")
-    with pytest.raises(WebhookRejected) as exc:
-        GitLab().parse(headers, body)
-    assert exc.value.status == 400
+    assert rejection(GitLab().parse, headers, body).status == 400
 
 
 def test_a_push_to_another_ref_namespace_is_ignored() -> None:
     headers, body = delivery("push")
-    data = json.loads(body)
-    data["ref"] = "refs/merge-requests/7/head"
-    event = GitLab().parse(headers, json.dumps(data).encode())
+    event = GitLab().parse(headers, edited(body, lambda d: d.update(ref="refs/merge-requests/7/head")))
     assert event.kind == "ignored" and "refs/merge-requests/7/head" in event.reason
 
 
@@ -225,15 +218,15 @@ def test_repo_path(url: str, host: str, expected: str) -> None:
 
 @pytest.mark.parametrize("url", ["https://gitlab.com/app", "https://gitlab.com/acme/../x", "file:///tmp/a/b", "nope"])
 def test_repo_path_refuses_what_is_not_a_project_url(url: str) -> None:
-    with pytest.raises(ProviderError):
-        GitLab().repo_path(url)
+    provider_error(GitLab().repo_path, url)
 
 
 @pytest.mark.parametrize("provider", ["gitlab", "bitbucket", "bitbucket-server"])
 def test_a_token_in_a_bad_repository_url_is_never_shown(provider: str) -> None:
-    with pytest.raises(ProviderError) as exc:
-        registry.get_provider(provider, "https://git.example.com").repo_path("https://oauth2:glpat-SECRET@host/x")
-    assert "glpat-SECRET" not in str(exc.value) and "***@host" in str(exc.value)
+    exc = provider_error(
+        registry.get_provider(provider, "https://git.example.com").repo_path, "https://oauth2:glpat-SECRET@host/x"
+    )
+    assert "glpat-SECRET" not in str(exc) and "***@host" in str(exc)
 
 
 def test_api_base_follows_the_host() -> None:
@@ -241,19 +234,7 @@ def test_api_base_follows_the_host() -> None:
     assert GitLab("https://git.example.com/").api_url == "https://git.example.com/api/v4"
 
 
-# --- API against the fake ---------------------------------------------------------------------------------
-@pytest.fixture
-def fake() -> Iterator[FakeScm]:
-    server = FakeScm("gitlab").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def alice(fake: FakeScm):
-    return fake.add_user("alice")
-
-
+# --- API against the fake (``fake`` and ``alice`` come from conftest) -------------------------------------
 def test_list_repositories_follows_every_page_and_keeps_maintainer_projects(fake: FakeScm, alice, make_repo) -> None:
     path = make_repo().path
     for index in range(5):
@@ -274,26 +255,16 @@ def test_list_repositories_follows_every_page_and_keeps_maintainer_projects(fake
 
 
 def test_list_repositories_with_a_bad_token_is_a_401(fake: FakeScm, alice) -> None:
-    with pytest.raises(ProviderError) as exc:
-        GitLab(fake.url).list_repositories("not-a-token")
-    assert exc.value.status == 401 and "not-a-token" not in str(exc.value)
+    exc = provider_error(GitLab(fake.url).list_repositories, "not-a-token")
+    assert exc.status == 401 and "not-a-token" not in str(exc)
 
 
 def test_fetch_file_at_a_ref_in_a_subgroup_project(fake: FakeScm, alice, make_repo) -> None:
-    repo = make_repo("on main\n", files={"ci/nested/conf.txt": "nested ü\n"})
-    first = repo.head()
-    repo.branch("feature/x")
-    repo.commit({".devops.yml": "on the branch\n"})
-    repo.checkout("main")
+    repo, first = two_branch_repo(make_repo)
     fake.add_repo("acme/platform/app", repo.path, admins={"alice"})
     gl = GitLab(fake.url)
-    assert gl.fetch_file(alice.token, "acme/platform/app", ".devops.yml", "main") == "on main\n"
-    assert gl.fetch_file(alice.token, "acme/platform/app", ".devops.yml", "feature/x") == "on the branch\n"
-    assert gl.fetch_file(alice.token, "acme/platform/app", ".devops.yml", first) == "on main\n"
-    assert gl.fetch_file(alice.token, "acme/platform/app", "ci/nested/conf.txt", "main") == "nested ü\n"
-    assert gl.fetch_file(alice.token, "acme/platform/app", "missing.yml", "main") is None
+    assert_fetches_by_ref(gl, alice.token, "acme/platform/app", first)
     assert gl.fetch_file(alice.token, "acme/platform/app", "ci", "main") is None  # a directory
-    assert gl.fetch_file(alice.token, "acme/platform/app", ".devops.yml", "no-such-branch") is None
     # The project id and the file path travel URL-encoded, slashes included.
     assert fake.calls("GET", r"/projects/acme%2Fplatform%2Fapp/repository/files/ci%2Fnested%2Fconf\.txt/raw$")
 
@@ -312,42 +283,30 @@ def test_head_commit(fake: FakeScm, alice, make_repo) -> None:
     repo.branch("release/1.x")
     feature = repo.commit({"a.txt": "a\n"})
     fake.add_repo("acme/platform/app", repo.path, readers={"alice"})
-    gl = GitLab(fake.url)
-    assert gl.head_commit(alice.token, "acme/platform/app", "main") == main
-    assert gl.head_commit(alice.token, "acme/platform/app", "release/1.x") == feature
-    with pytest.raises(ProviderError) as exc:
-        gl.head_commit(alice.token, "acme/platform/app", "gone")
-    assert exc.value.status == 404
+    assert_branch_heads(GitLab(fake.url), alice.token, "acme/platform/app", {"main": main, "release/1.x": feature})
 
 
 def test_webhook_create_exists_delete_idempotent(fake: FakeScm, alice, make_repo) -> None:
     repo = fake.add_repo("acme/platform/app", make_repo().path, admins={"alice"})
     gl = GitLab(fake.url)
-    hook_id = gl.create_webhook(alice.token, "acme/platform/app", "https://ci.example.com/hooks/pipelines/3/", SECRET)
+    hook_id = gl.create_webhook(alice.token, "acme/platform/app", HOOK_URL, SECRET)
     assert hook_id.isdigit()
     assert repo.hooks[hook_id] == {
         "id": hook_id,
-        "url": "https://ci.example.com/hooks/pipelines/3/",
+        "url": HOOK_URL,
         "secret": SECRET,
         "push_events": True,
         "tag_push_events": True,
         "merge_requests_events": True,
         "enable_ssl_verification": True,
     }
-    assert gl.webhook_exists(alice.token, "acme/platform/app", hook_id)
-    gl.delete_webhook(alice.token, "acme/platform/app", hook_id)
-    assert repo.hooks == {}
-    assert not gl.webhook_exists(alice.token, "acme/platform/app", hook_id)
-    gl.delete_webhook(alice.token, "acme/platform/app", hook_id)  # already gone: not an error
+    assert_webhook_lifecycle(gl, alice.token, "acme/platform/app", hook_id, repo)
     assert not gl.webhook_exists(alice.token, "acme/platform/app", "../../users")  # never sent
 
 
 def test_a_reporter_cannot_create_a_webhook(fake: FakeScm, alice, make_repo) -> None:
     repo = fake.add_repo("acme/platform/app", make_repo().path, readers={"alice"})
-    with pytest.raises(ProviderError) as exc:
-        GitLab(fake.url).create_webhook(alice.token, "acme/platform/app", "https://ci.example.com/h/", SECRET)
-    assert exc.value.status == 403 and SECRET not in str(exc.value)
-    assert repo.hooks == {}
+    assert_no_webhook_without_admin(GitLab(fake.url), alice.token, "acme/platform/app", repo, SECRET)
 
 
 @pytest.mark.parametrize(
@@ -356,23 +315,12 @@ def test_a_reporter_cannot_create_a_webhook(fake: FakeScm, alice, make_repo) -> 
      ("error", "failed", "failure")],
 )  # fmt: skip
 def test_post_status_maps_the_state(fake: FakeScm, alice, make_repo, state, provider_state, recorded) -> None:
-    git_repo = make_repo()
-    repo = fake.add_repo("acme/platform/app", git_repo.path, admins={"alice"})
-    sha = git_repo.head()
-    GitLab(fake.url).post_status(
-        alice.token, "acme/platform/app", sha, state,
-        target_url="https://ci.example.com/executions/1/", description="#1 " + "x" * 400, context="devops/app",
-    )  # fmt: skip
-    assert repo.statuses == [
-        {
-            "sha": sha,
-            "state": recorded,
-            "provider_state": provider_state,
-            "target_url": "https://ci.example.com/executions/1/",
-            "description": "#1 " + "x" * 252,
-            "context": "devops/app",
-        }
-    ]
+    description = "#1 " + "x" * 400
+    repo, sha = post_one_status(
+        GitLab(fake.url), fake, make_repo, alice, "acme/platform/app", state, description=description
+    )
+    expected = status_row(sha, recorded, provider_state, description="#1 " + "x" * 252, context="devops/app")
+    assert repo.statuses == [expected]
 
 
 def test_posting_the_same_pending_state_twice_is_not_an_error(fake: FakeScm, alice, make_repo) -> None:
@@ -393,27 +341,18 @@ def test_posting_the_same_pending_state_twice_is_not_an_error(fake: FakeScm, ali
 
 def test_post_status_for_an_unknown_commit_is_an_error(fake: FakeScm, alice, make_repo) -> None:
     fake.add_repo("acme/platform/app", make_repo().path, admins={"alice"})
-    with pytest.raises(ProviderError) as exc:
-        GitLab(fake.url).post_status(
-            alice.token, "acme/platform/app", "1" * 40, "success", target_url="https://ci.example.com/",
-            description="", context="devops/app",
-        )  # fmt: skip
-    assert exc.value.status == 404
+    assert unknown_commit_error(GitLab(fake.url), alice.token, "acme/platform/app").status == 404
 
 
 def test_refresh_token_rotates(fake: FakeScm, alice) -> None:
-    fake.oauth_clients["client-1"] = "client-secret-1"
-    old_refresh = fake.issue_tokens("alice")["refresh_token"]
-    before = datetime.now(UTC)
-    tokens = GitLab(fake.url).refresh_token("client-1", "client-secret-1", old_refresh)
+    tokens, issued, before = refresh_once(GitLab(fake.url), fake, "client-1", "client-secret-1")
+    old_refresh = issued["refresh_token"]
     assert tokens.access_token == fake.users["alice"].token
     assert tokens.refresh_token and tokens.refresh_token != old_refresh
     assert tokens.expires_at is not None
     assert before + timedelta(seconds=7100) < tokens.expires_at < before + timedelta(seconds=7300)
     # The old refresh token was used up; the client secret must match.
-    with pytest.raises(ProviderError) as used:
-        GitLab(fake.url).refresh_token("client-1", "client-secret-1", old_refresh)
-    assert used.value.status == 400 and old_refresh not in str(used.value)
-    with pytest.raises(ProviderError) as bad_client:
-        GitLab(fake.url).refresh_token("client-1", "wrong", tokens.refresh_token)
-    assert bad_client.value.status == 401 and "wrong" not in str(bad_client.value)
+    used = provider_error(GitLab(fake.url).refresh_token, "client-1", "client-secret-1", old_refresh)
+    assert used.status == 400 and old_refresh not in str(used)
+    bad_client = provider_error(GitLab(fake.url).refresh_token, "client-1", "wrong", tokens.refresh_token)
+    assert bad_client.status == 401 and "wrong" not in str(bad_client)

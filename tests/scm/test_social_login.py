@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -37,14 +37,14 @@ REPO_NAMES = {
 
 
 @pytest.fixture
-def make_fake(make_repo: Callable[..., Any]) -> Iterator[Callable[..., tuple[FakeScm, SourceCodeProviderConfig]]]:
+def make_fake(
+    make_repo: Callable[..., Any], start_fake: Callable[[str], FakeScm]
+) -> Callable[..., tuple[FakeScm, SourceCodeProviderConfig]]:
     """``make_fake(provider)``: a started fake with user ``octo`` (3 admin repos, 1 read-only) and an
     enabled configuration row for it whose host is the fake's URL."""
-    fakes: list[FakeScm] = []
 
     def make(provider: str) -> tuple[FakeScm, SourceCodeProviderConfig]:
-        fake = FakeScm(provider).start()
-        fakes.append(fake)
+        fake = start_fake(provider)
         fake.add_user("octo")
         fake.add_user("someone")
         repo = make_repo(name="app")
@@ -58,9 +58,7 @@ def make_fake(make_repo: Callable[..., Any]) -> Iterator[Callable[..., tuple[Fak
         )
         return fake, config
 
-    yield make
-    for fake in fakes:
-        fake.stop()
+    return make
 
 
 def begin(client: Client, backend: str) -> tuple[Any, dict[str, str]]:

@@ -134,8 +134,9 @@ def create_hook(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -> 
 
 
 # Hook ids are ``{uuid}``: the braces travel URL-encoded.
-BITBUCKET.hook_routes(f"{API}{REPO}/hooks/(?P<hook>[^/]+)", hook_json, "Webhook not found",
-                      hook_id=lambda match: unquote(match["hook"]))
+BITBUCKET.hook_routes(
+    f"{API}{REPO}/hooks/(?P<hook>[^/]+)", hook_json, "Webhook not found", hook_id=lambda match: unquote(match["hook"])
+)
 
 
 @BITBUCKET.repo_route("POST", f"{API}{REPO}/commit/(?P<sha>[0-9a-fA-F]+)/statuses/build", admin=True)
@@ -147,7 +148,14 @@ def create_status(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -
     state, key = body.get("state"), body.get("key")
     if state not in STATES or not key or len(key) > KEY_MAX or not body.get("url"):
         return bb_error(400, "state, key (at most 40 characters) and url are required")
-    status = record_status(repo, sha, state=STATES[state], provider_state=state, target_url=body["url"],
-                           description=body.get("description") or "", context=key)
+    status = record_status(
+        repo,
+        sha,
+        state=STATES[state],
+        provider_state=state,
+        target_url=body["url"],
+        description=body.get("description") or "",
+        context=key,
+    )
     return Reply(201, {"type": "build", "key": key, "state": state, "name": body.get("name") or key,
                        "url": body["url"], "description": status["description"]})  # fmt: skip

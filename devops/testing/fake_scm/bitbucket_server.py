@@ -179,6 +179,13 @@ def create_status(fake: FakeScm, req: Request, user: FakeUser) -> Reply:
     if holders and not writable:
         return bbs_error(403, FORBIDDEN)
     for repo in writable:
-        record_status(repo, sha, state=STATES[state], provider_state=state, target_url=body["url"],
-                      description=body.get("description") or "", context=key)
+        record_status(
+            repo,
+            sha,
+            state=STATES[state],
+            provider_state=state,
+            target_url=body["url"],
+            description=body.get("description") or "",
+            context=key,
+        )
     return Reply(204)

@@ -45,8 +45,13 @@ def find_project(fake: FakeScm, req: Request) -> FakeRepo | None:
 
 
 # A project the user cannot see (level 0) is a 404; one that needs Maintainer (``admin``) a 403.
-GITLAB = Dialect("gitlab", find_project, unauthorised="401 Unauthorized", not_found="404 Project Not Found",
-                 forbidden="403 Forbidden")
+GITLAB = Dialect(
+    "gitlab",
+    find_project,
+    unauthorised="401 Unauthorized",
+    not_found="404 Project Not Found",
+    forbidden="403 Forbidden",
+)
 
 
 def project_json(fake: FakeScm, repo: FakeRepo, login: str) -> dict[str, Any]:
