@@ -35,10 +35,18 @@ class WriteOnlyTextarea(forms.Textarea):
         return super().get_context(name, None, {"autocomplete": "off", "spellcheck": "false", **(attrs or {})})
 
 
-def secret_field(label: str, *, textarea: bool = False, help_text: str = KEEP_HELP) -> forms.CharField:
+class SecretField(forms.CharField):
+    """Changed only when something was typed: the page never holds the stored value, so an empty field
+    is "keep", not "changed to empty" (which would also put a false line in the object's history)."""
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        return bool(data)
+
+
+def secret_field(label: str, *, textarea: bool = False, help_text: str = KEEP_HELP) -> SecretField:
     """A form field for a write-only secret; empty means "keep" (see ``WriteOnlyFormMixin``)."""
     widget = WriteOnlyTextarea(attrs={"rows": 8}) if textarea else WriteOnlyPasswordInput()
-    return forms.CharField(label=label, required=False, widget=widget, help_text=help_text)
+    return SecretField(label=label, required=False, widget=widget, help_text=help_text)
 
 
 class WriteOnlyFormMixin(forms.ModelForm):

@@ -177,3 +177,23 @@ def test_a_self_hosted_provider_url_loses_its_trailing_slash(staff, world, admin
     data["host"] = "https://github.example.com/"
     assert staff.post(provider_url(world), data).status_code == 302
     assert SourceCodeProviderConfig.objects.get(pk=world.provider.pk).host == "https://github.example.com"
+
+
+def test_an_untouched_secret_field_is_not_recorded_as_changed(staff, world, admin_helpers):
+    from django.contrib.admin.models import LogEntry
+
+    data = admin_helpers.form_data(staff.get(provider_url(world)))
+    data["client_id"] = "client-id-3"
+    assert staff.post(provider_url(world), data).status_code == 302
+    entry = LogEntry.objects.filter(
+        content_type__model="sourcecodeproviderconfig", object_id=str(world.provider.pk)
+    ).latest("action_time")
+    assert "Client id" in entry.get_change_message() and "secret" not in entry.get_change_message().lower()
+    data["client_secret"] = "s3cr3t-AGAIN"
+    assert staff.post(provider_url(world), data).status_code == 302
+    entry = LogEntry.objects.filter(
+        content_type__model="sourcecodeproviderconfig", object_id=str(world.provider.pk)
+    ).latest("action_time")
+    assert "Client secret" in entry.get_change_message()
+    history = staff.get(reverse("admin:devops_sourcecodeproviderconfig_history", args=[world.provider.pk]))
+    assert b"s3cr3t-AGAIN" not in history.content
