@@ -15,7 +15,13 @@ from django import forms
 from django.db.models import Prefetch
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser
@@ -53,6 +59,9 @@ class UpstreamError(exceptions.APIException):
     default_code = "upstream_error"
 
 
+# The id in the path is documented as the integer it is; the route itself takes any segment (see
+# lookup_value_regex) so that a malformed id is this API's JSON 404, not Django's HTML page.
+ID_PARAM = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The object's id.")
 UPSTREAM = OpenApiResponse(UpstreamErrorSerializer, description="The source code provider failed or refused.")
 
 
@@ -90,11 +99,13 @@ def config_refused(exc: PipelineConfigError) -> Response:
 
 @extend_schema_view(
     list=extend_schema(summary="Pipelines of your projects"),
-    retrieve=extend_schema(summary="One pipeline (the webhook secret is never shown)"),
+    retrieve=extend_schema(parameters=[ID_PARAM], summary="One pipeline (the webhook secret is never shown)"),
     create=extend_schema(summary="Create a pipeline in a project where you are owner"),
-    update=extend_schema(summary="Replace a pipeline's settings (owner); schedules and image triggers if given"),
-    partial_update=extend_schema(summary="Change some of a pipeline's settings (owner)"),
-    destroy=extend_schema(summary="Delete a pipeline and its remote webhook (owner)"),
+    update=extend_schema(
+        parameters=[ID_PARAM], summary="Replace a pipeline's settings (owner); schedules and image triggers if given"
+    ),
+    partial_update=extend_schema(parameters=[ID_PARAM], summary="Change some of a pipeline's settings (owner)"),
+    destroy=extend_schema(parameters=[ID_PARAM], summary="Delete a pipeline and its remote webhook (owner)"),
 )
 class PipelineViewSet(viewsets.ModelViewSet):
     permission_classes = [*viewsets.ModelViewSet.permission_classes, ProjectRole]
@@ -104,7 +115,7 @@ class PipelineViewSet(viewsets.ModelViewSet):
     filterset_class = PipelineFilter
     ordering_fields = ["id", "name", "created_at", "last_run_at"]
     ordering = ["id"]
-    lookup_value_regex = "[0-9]{1,19}"
+    lookup_value_regex = "[^/]+"  # the router's default stops at a dot: "0.5" would be Django's HTML 404
     queryset = Pipeline.objects.none()  # for the schema; get_queryset scopes to the user
 
     def get_queryset(self) -> Any:
@@ -152,6 +163,7 @@ class PipelineViewSet(viewsets.ModelViewSet):
 
     # --- actions -------------------------------------------------------------------------------------
     @extend_schema(
+        parameters=[ID_PARAM],
         request=None,
         summary="Rotate the webhook secret (owner); the new secret is in this answer only",
         description="The secret is never shown anywhere else: copy it into the provider's webhook now. "
@@ -164,6 +176,7 @@ class PipelineViewSet(viewsets.ModelViewSet):
         return Response({"webhook_secret": services.rotate_webhook_secret(pipeline)})
 
     @extend_schema(
+        parameters=[ID_PARAM],
         request=RunSerializer,
         summary="Run the pipeline now (member); `config` runs a posted file once without committing it",
         description="Resolves the branch (default: the repository's HEAD), tag or commit, reads the pipeline "

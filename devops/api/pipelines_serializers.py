@@ -176,7 +176,7 @@ class PipelineSerializer(serializers.ModelSerializer):
         help_text="One of your own source code credentials (GET /api/v1/credentials/), or null.",
     )
     repository_url = serializers.CharField(max_length=500, help_text="Clone URL (https, ssh or git@host:path).")
-    default_branch = serializers.CharField(max_length=255, required=False, default="main")
+    default_branch = serializers.CharField(max_length=255, required=False, help_text="Default: main.")
     schedules = ScheduleSerializer(
         many=True, required=False, max_length=MAX_LIST, help_text="Cron triggers; a write replaces the whole list."
     )

@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 from rest_framework.serializers import BaseSerializer
 
-from devops.api.pipelines import UPSTREAM, IdFilter, UpstreamError
+from devops.api.pipelines import ID_PARAM, UPSTREAM, IdFilter, UpstreamError
 from devops.api.pipelines_serializers import MAX_ID, NO_SUCH_CREDENTIAL
 from devops.models import SourceCodeCredential, SourceCodeRepository
 from devops.models.scm import Provider
@@ -97,8 +97,9 @@ class BoundedSearchFilter(SearchFilter):
 
 @extend_schema_view(
     list=extend_schema(summary="Your source code credentials (tokens are never shown)"),
-    retrieve=extend_schema(summary="One of your credentials"),
+    retrieve=extend_schema(parameters=[ID_PARAM], summary="One of your credentials"),
     destroy=extend_schema(
+        parameters=[ID_PARAM],
         summary="Delete one of your credentials",
         description="Pipelines that used it keep running without a token (public repositories only); "
         "its synced repositories go with it.",
@@ -111,7 +112,7 @@ class CredentialViewSet(
     filterset_class = CredentialFilter
     ordering_fields = ["id", "provider", "created_at"]
     ordering = ["id"]
-    lookup_value_regex = "[0-9]{1,19}"
+    lookup_value_regex = "[^/]+"  # the router's default stops at a dot: "0.5" would be Django's HTML 404
     queryset = SourceCodeCredential.objects.none()  # for the schema; get_queryset scopes to the user
 
     def get_queryset(self) -> Any:
@@ -120,7 +121,7 @@ class CredentialViewSet(
 
 @extend_schema_view(
     list=extend_schema(summary="Repositories your credentials administer (as of the last refresh)"),
-    retrieve=extend_schema(summary="One of your synced repositories"),
+    retrieve=extend_schema(parameters=[ID_PARAM], summary="One of your synced repositories"),
 )
 class RepositoryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = RepositorySerializer
@@ -129,7 +130,7 @@ class RepositoryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     search_fields = ["url"]
     ordering_fields = ["id", "url"]
     ordering = ["url", "id"]
-    lookup_value_regex = "[0-9]{1,19}"
+    lookup_value_regex = "[^/]+"  # the router's default stops at a dot: "0.5" would be Django's HTML 404
     queryset = SourceCodeRepository.objects.none()  # for the schema; get_queryset scopes to the user
 
     def get_queryset(self) -> Any:

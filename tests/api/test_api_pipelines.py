@@ -352,6 +352,14 @@ def test_staff_may_use_local_paths_and_owners_keep_them(world, make_repo):
 
 
 @pytest.mark.django_db
+def test_put_keeps_what_it_does_not_mention(world):
+    client, path = world.clients["owner"], f"/api/v1/pipelines/{world.pipeline.pk}/"
+    post(client, path, {"default_branch": "develop", "schedules": [{"cron": "0 1 * * *"}]}, "patch")
+    data = post(client, path, new_body(world.pipeline.project_id, name="app", trigger_tag=False), "put").json()
+    assert (data["default_branch"], data["trigger_tag"], len(data["schedules"])) == ("develop", False, 1)
+
+
+@pytest.mark.django_db
 def test_a_pipeline_cannot_move_between_projects(world):
     body = {"project": world.other.project_id}
     response = post(world.clients["staff"], f"/api/v1/pipelines/{world.pipeline.pk}/", body, "patch")
