@@ -65,6 +65,14 @@ def post(client: APIClient, path: str, body: dict | None = None, method: str = "
     return getattr(client, method)(path, data=json.dumps(body or {}), content_type="application/json")
 
 
+def assert_no_secret(world, response) -> None:
+    """No webhook secret and no credential token in the raw bytes of an answer."""
+    raw = response.content.decode()
+    for pipeline in Pipeline.objects.all():
+        assert pipeline.webhook_secret not in raw
+    assert TOKEN not in raw and "r-" + TOKEN not in raw
+
+
 def errors(response) -> dict:
     assert response.status_code == 400, response.content
     body = response.json()
@@ -82,6 +90,7 @@ OWNER_WRITE = {"owner": 200, "member": 403, "viewer": 403, "staff": 200, "outsid
 def test_list_holds_only_pipelines_of_visible_projects(world, role):
     response = world.clients[role].get("/api/v1/pipelines/")
     assert response.status_code == 200
+    assert_no_secret(world, response)
     ids = {row["id"] for row in response.json()["results"]}
     expected = {
         "outsider": {world.other.pk},
@@ -95,6 +104,7 @@ def test_list_holds_only_pipelines_of_visible_projects(world, role):
 def test_retrieve_statuses(world, role):
     response = world.clients[role].get(f"/api/v1/pipelines/{world.pipeline.pk}/")
     assert response.status_code == READ[role], response.content
+    assert_no_secret(world, response)
     if response.status_code == 404:
         assert set(response.json()) == {"detail"}
         assert world.pipeline.name not in response.content.decode()
@@ -106,6 +116,7 @@ def test_create_needs_owner_of_the_project(world, role):
     response = post(world.clients[role], "/api/v1/pipelines/", new_body(world.pipeline.project_id))
     expected = {"owner": 201, "member": 403, "viewer": 403, "staff": 201, "outsider": 404}[role]
     assert response.status_code == expected, response.content
+    assert_no_secret(world, response)
     assert Pipeline.objects.filter(project=world.pipeline.project, name="built").exists() == (expected == 201)
     if expected == 403:
         assert "owner" in response.json()["detail"]
@@ -124,6 +135,7 @@ def test_update_statuses(world, role, method):
     body = {"trigger_tag": False} if method == "patch" else new_body(world.pipeline.project_id, name="renamed")
     response = post(world.clients[role], f"/api/v1/pipelines/{world.pipeline.pk}/", body, method)
     assert response.status_code == OWNER_WRITE[role], response.content
+    assert_no_secret(world, response)
     world.pipeline.refresh_from_db()
     changed = world.pipeline.trigger_tag is False if method == "patch" else world.pipeline.name == "renamed"
     assert changed == (response.status_code == 200)
