@@ -250,6 +250,10 @@ SOCIAL_AUTH_PIPELINE = (
     # ... then keep the token (encrypted) as the user's credential and sync their repositories on commit.
     "devops.scm.social.store_credential",
 )
+# The web UI: pages that need a user send anonymous visitors to the sign-in page.
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login/"
 SOCIAL_AUTH_LOGIN_REDIRECT_URL = env("SOCIAL_AUTH_LOGIN_REDIRECT_URL", default="/")
 SOCIAL_AUTH_REDIRECT_IS_HTTPS = env.bool("SOCIAL_AUTH_REDIRECT_IS_HTTPS", default=PUBLIC_URL.startswith("https://"))
 # Failures are answered by the middleware with a 4xx page even when DEBUG is on.
