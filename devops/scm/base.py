@@ -163,3 +163,49 @@ class ScmProvider:
 
     def refresh_token(self, client_id: str, client_secret: str, refresh_token: str) -> TokenSet:
         raise ProviderError(f"{self.name} tokens cannot be refreshed")
+
+    def commit_file(
+        self, token: str, repo: str, path: str, branch: str, content: str, message: str,
+        *, base_commit: str | None = None,
+    ) -> str:
+        """Create or replace the file ``path`` on ``branch`` in one new commit; returns the commit's sha.
+
+        The commit is made by the token's user through the provider's API, so a user saves a file
+        without a clone. ``base_commit`` is the commit the content was edited from: when given, a file
+        that changed on the branch since then is refused (ProviderError, status 409) rather than
+        overwritten. Without it the file is replaced whatever it holds now; the provider's own check
+        still refuses a change that lands between reading the file and writing it.
+        """
+        raise ProviderError(f"{self.name} cannot commit files")
+
+
+def checked_file_path(path: str, label: str) -> str:
+    """A repository-relative file path for a commit: no leading slash, no ``..`` or empty segment."""
+    clean = path.strip().lstrip("/")
+    segments = clean.split("/")
+    if not clean or any(s in ("", ".", "..") for s in segments) or any(ord(c) < 32 for c in clean):
+        raise ProviderError(f"{label}: {path!r} is not a file path in the repository")
+    return clean
+
+
+def commit_refusal(
+    exc: ProviderError, label: str, repo: str, path: str, branch: str, *, conflict: bool | None = None
+) -> ProviderError:
+    """A refused commit in words a user can act on; any other failure comes back unchanged.
+
+    403 means the account may not push there (read-only access, a protected branch). A conflict
+    (409 and 422 unless ``conflict`` says otherwise: providers disagree on the code) means the file or
+    branch moved since it was read. The provider's own reason is kept; the token never is in it.
+    """
+    detail = str(exc).partition(f"answered {exc.status}: ")[2] or str(exc)
+    if exc.status == 403:
+        return ProviderError(
+            f"{label} refused the commit: the account may not push to branch {branch} of {repo} ({detail})", 403
+        )
+    if conflict if conflict is not None else exc.status in (409, 422):
+        return ProviderError(
+            f"{label} refused the commit: {path} on branch {branch} of {repo} changed since it was read; "
+            f"reload it and save again ({detail})",
+            409,
+        )
+    return exc

@@ -20,7 +20,17 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from .base import HookEvent, ProviderError, RepoInfo, ScmProvider, StatusState, TokenSet, WebhookRejected
+from .base import (
+    HookEvent,
+    ProviderError,
+    RepoInfo,
+    ScmProvider,
+    StatusState,
+    TokenSet,
+    WebhookRejected,
+    checked_file_path,
+    commit_refusal,
+)
 from .http import MAX_PAGES, ApiClient
 from .payloads import SHA, checked_ref, checked_sha, delivery_id, field, load_json, objects, optional, require_signature
 from .registry import register
@@ -248,6 +258,30 @@ class BitbucketCloud(ScmProvider):
             "description": description[:DESCRIPTION_MAX],
         }
         self._client(token).request("POST", f"{self._repo(repo)}/commit/{sha}/statuses/build", json=body)
+
+    def commit_file(
+        self, token: str, repo: str, path: str, branch: str, content: str, message: str,
+        *, base_commit: str | None = None,
+    ) -> str:
+        """POST /src as multipart form: the file in a field named by its path, ``message`` and ``branch``.
+
+        Bitbucket checks no file version, only the branch: with ``base_commit`` it goes as ``parents``,
+        and Bitbucket answers 409 unless that is still the branch's head (any change on the branch
+        since, not only to this file, is refused). The new commit is in the answer's ``Location``;
+        without one, the branch's head after the commit is read.
+        """
+        clean = checked_file_path(path, LABEL)
+        fields = {"message": message, "branch": branch}
+        if base_commit:
+            fields["parents"] = base_commit
+        upload = {clean: (clean.rsplit("/", 1)[-1], content.encode("utf-8"), "application/octet-stream")}
+        try:
+            response = self._client(token).request("POST", f"{self._repo(repo)}/src", data=fields, files=upload)
+        except ProviderError as exc:
+            raise commit_refusal(exc, LABEL, repo, clean, branch) from None
+        assert response is not None
+        sha = response.headers.get("Location", "").rstrip("/").rpartition("/")[2]
+        return sha if SHA.match(sha) else self.head_commit(token, repo, branch)
 
     def refresh_token(self, client_id: str, client_secret: str, refresh_token: str) -> TokenSet:
         """The OAuth consumer authenticates with HTTP Basic; the answer may repeat the refresh token."""

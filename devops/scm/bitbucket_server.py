@@ -16,7 +16,16 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from .base import HookEvent, ProviderError, RepoInfo, ScmProvider, StatusState, TokenSet
+from .base import (
+    HookEvent,
+    ProviderError,
+    RepoInfo,
+    ScmProvider,
+    StatusState,
+    TokenSet,
+    checked_file_path,
+    commit_refusal,
+)
 from .bitbucket import STATE_MAP, signature_check
 from .http import MAX_PAGES, ApiClient
 from .payloads import SHA, checked_ref, checked_sha, delivery_id, field, load_json, objects, optional
@@ -236,6 +245,31 @@ class BitbucketServer(ScmProvider):
             "description": description[:DESCRIPTION_MAX],
         }
         self._client(token).request("POST", f"{self.host}/rest/build-status/1.0/commits/{sha}", json=body)
+
+    def commit_file(
+        self, token: str, repo: str, path: str, branch: str, content: str, message: str,
+        *, base_commit: str | None = None,
+    ) -> str:
+        """PUT browse/{path} as multipart form (``content``, ``message``, ``branch``). An existing file is
+        updated from ``sourceCommitId`` (``base_commit``, else the branch's head read first), so a file
+        changed on the branch since is a 409. Form posts need ``X-Atlassian-Token: no-check`` (XSRF)."""
+        clean = checked_file_path(path, LABEL)
+        source = base_commit or self.head_commit(token, repo, branch)
+        fields = {"message": message, "branch": branch}
+        if self.fetch_file(token, repo, clean, source) is not None:
+            fields["sourceCommitId"] = source
+        upload = {"content": (clean.rsplit("/", 1)[-1], content.encode("utf-8"), "application/octet-stream")}
+        try:
+            answer = self._client(token).json(
+                "PUT", f"{self._repo(repo)}/browse/{quote(clean, safe='/')}", data=fields, files=upload,
+                headers={"X-Atlassian-Token": "no-check"},
+            )  # fmt: skip
+        except ProviderError as exc:
+            raise commit_refusal(exc, LABEL, repo, clean, branch) from None
+        sha = answer.get("id") if isinstance(answer, dict) else None
+        if not isinstance(sha, str) or not SHA.match(sha):
+            raise ProviderError(f"{LABEL} committed {clean} without answering the commit's id")
+        return sha
 
     def refresh_token(self, client_id: str, client_secret: str, refresh_token: str) -> TokenSet:
         raise ProviderError(f"{LABEL} access tokens cannot be refreshed: create a new one and sign in again")

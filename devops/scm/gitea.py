@@ -62,6 +62,10 @@ class Gitea(GitHub):
                          reason=f"event {event or '(none)'} is not built")
 
     # --- API ---------------------------------------------------------------------------------------
+    def write_method(self, exists: bool) -> str:
+        """Gitea creates a file with POST and updates it with PUT (which needs the blob's ``sha``)."""
+        return "PUT" if exists else "POST"
+
     def hook_body(self, url: str, secret: str) -> dict[str, object]:
         # "pull_request" also subscribes to pull_request_sync (new commits on an open pull request).
         return {

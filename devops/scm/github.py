@@ -15,7 +15,17 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from .base import HookEvent, ProviderError, RepoInfo, ScmProvider, StatusState, TokenSet, WebhookRejected
+from .base import (
+    HookEvent,
+    ProviderError,
+    RepoInfo,
+    ScmProvider,
+    StatusState,
+    TokenSet,
+    WebhookRejected,
+    checked_file_path,
+    commit_refusal,
+)
 from .http import ApiClient
 from .payloads import (
     SHA,
@@ -243,6 +253,38 @@ class GitHub(ScmProvider):
         body = {"state": state, "target_url": target_url, "description": short_description(description),
                 "context": context}
         self.client(token).request("POST", f"{self.repo_api(repo)}/statuses/{quote(sha, safe='')}", json=body)
+
+    def write_method(self, exists: bool) -> str:
+        """GitHub creates and updates with PUT (Gitea creates with POST)."""
+        return "PUT"
+
+    def commit_file(
+        self, token: str, repo: str, path: str, branch: str, content: str, message: str,
+        *, base_commit: str | None = None,
+    ) -> str:
+        """PUT contents/{path} with the base64 content; an update names the blob it replaces (``sha``),
+        read at ``base_commit`` or the branch, so a file changed since is a 409, not overwritten."""
+        api = self.client(token)
+        clean = checked_file_path(path, self.label)
+        target = f"{self.repo_api(repo)}/contents/{quote(clean, safe='/')}"
+        current = api.request("GET", target, params={"ref": base_commit or branch}, ok_missing=True)
+        answer = current.json() if current is not None else None
+        blob = answer.get("sha") if isinstance(answer, dict) and answer.get("type") == "file" else None
+        body: dict[str, str] = {
+            "message": message,
+            "content": base64.b64encode(content.encode("utf-8")).decode("ascii"),
+            "branch": branch,
+        }
+        if isinstance(blob, str) and blob:
+            body["sha"] = blob
+        try:
+            written = api.json(self.write_method("sha" in body), target, json=body)
+        except ProviderError as exc:
+            raise commit_refusal(exc, self.label, repo, clean, branch) from None
+        sha = optional(written, "commit.sha") if isinstance(written, dict) else ""
+        if not SHA.match(sha):
+            raise ProviderError(f"{self.label} API committed {clean} without answering the commit's sha")
+        return sha
 
     def refresh_token(self, client_id: str, client_secret: str, refresh_token: str) -> TokenSet:
         return refresh_grant(self.web_base, "login/oauth/access_token", self.label, client_id, client_secret,

@@ -15,7 +15,17 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from .base import HookEvent, ProviderError, RepoInfo, ScmProvider, StatusState, TokenSet, require_equal
+from .base import (
+    HookEvent,
+    ProviderError,
+    RepoInfo,
+    ScmProvider,
+    StatusState,
+    TokenSet,
+    checked_file_path,
+    commit_refusal,
+    require_equal,
+)
 from .http import ApiClient
 from .payloads import SHA, ZERO_SHA, checked_ref, checked_sha, delivery_id, field, load_json, optional, require_secret
 from .registry import register
@@ -31,6 +41,8 @@ DEVELOPER = 30
 STATE_MAP: dict[str, str] = {"pending": "pending", "success": "success", "failure": "failed", "error": "failed"}
 DESCRIPTION_MAX = 255
 MR_BUILT = frozenset({"open", "reopen", "update"})
+# GitLab answers a file that moved under the caller with 400 (409 on some versions) and these words.
+FILE_CONFLICTS = ("changed since you started editing", "already exists", "doesn't exist")
 
 
 class GitLab(ScmProvider):
@@ -233,6 +245,30 @@ class GitLab(ScmProvider):
             if exc.status == 400 and "Cannot transition status" in str(exc):
                 return
             raise
+
+    def commit_file(
+        self, token: str, repo: str, path: str, branch: str, content: str, message: str,
+        *, base_commit: str | None = None,
+    ) -> str:
+        """POST (create) or PUT (update) repository/files/{path}; an update sends ``last_commit_id``, the
+        last commit that touched the file as read at ``base_commit`` or the branch, so GitLab refuses
+        a file changed since. The answer names only the file: the sha is the branch's head after it."""
+        client = self._client(token)
+        clean = checked_file_path(path, LABEL)
+        target = f"projects/{self._project(repo)}/repository/files/{quote(clean, safe='')}"
+        current = client.request("GET", target, params={"ref": base_commit or branch}, ok_missing=True)
+        body: dict[str, str] = {"branch": branch, "content": content, "commit_message": message, "encoding": "text"}
+        if current is not None:
+            data = current.json()
+            last = optional(data, "last_commit_id") if isinstance(data, dict) else ""
+            if SHA.match(last):
+                body["last_commit_id"] = last
+        try:
+            client.request("POST" if current is None else "PUT", target, json=body)
+        except ProviderError as exc:
+            moved = exc.status == 409 or (exc.status == 400 and any(text in str(exc) for text in FILE_CONFLICTS))
+            raise commit_refusal(exc, LABEL, repo, clean, branch, conflict=moved) from None
+        return self.head_commit(token, repo, branch)
 
     def refresh_token(self, client_id: str, client_secret: str, refresh_token: str) -> TokenSet:
         """GitLab rotates refresh tokens: the answer's refresh token replaces the one used."""

@@ -1,11 +1,11 @@
 """Fake Bitbucket Cloud REST API 2.0 (``/2.0``) over ``FakeScm`` state.
 
-Serves exactly what ``devops.scm.bitbucket.BitbucketCloud`` calls: the user's repositories (paged
-with ``page``/``pagelen`` and a ``next`` URL in the body), ``/src`` raw files, branch refs,
-repository webhooks (ids are ``{uuid}``) and build statuses. Errors have Bitbucket's shape
-``{"type": "error", "error": {"message": ...}}``: 401 without a valid token, 404 for a repository the
-user cannot see, 403 for hooks and statuses by a non-admin, 400 for an invalid body. The OAuth and
-``/user`` endpoints live in ``oauth.py``.
+Serves exactly what ``devops.scm.bitbucket.BitbucketCloud`` calls: the user's repositories (paged with
+``page``/``pagelen`` and a ``next`` URL in the body), ``/src`` raw files and commits (a multipart POST
+to ``/src``: a real commit), branch refs, repository webhooks (ids are ``{uuid}``) and build statuses.
+Errors have Bitbucket's shape ``{"type": "error", "error": {"message": ...}}``: 401 without a valid
+token, 404 for a repository the user cannot see, 403 for hooks and statuses by a non-admin, 400 for an
+invalid body. The OAuth and ``/user`` endpoints live in ``oauth.py``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,18 @@ import uuid
 from typing import Any
 from urllib.parse import unquote, urlencode
 
-from .common import Dialect, add_hook, commit_message, file_at, member_repos, record_status, resolve
+from .common import (
+    Dialect,
+    add_hook,
+    commit_message,
+    file_at,
+    member_repos,
+    multipart,
+    record_status,
+    resolve,
+    valid_file_path,
+    write_files,
+)
 from .server import FakeRepo, FakeScm, FakeUser, Reply, Request
 
 API = "/2.0"
@@ -103,6 +114,37 @@ def src(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -> Reply:
     if blob is None:
         return bb_error(404, f"No such file or directory: {path}")
     return Reply(200, raw=blob, headers={"Content-Type": "text/plain"})
+
+
+META_FIELDS = frozenset({"message", "author", "parents", "files", "branch"})
+
+
+@BITBUCKET.repo_route("POST", f"{API}{REPO}/src", write=True,
+                      forbidden="You do not have write access to this repository.")
+def create_commit(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -> Reply:
+    """A commit of the uploaded files (multipart fields with a file name, named by their path) in the
+    backing repository; 201 with the commit in ``Location``.
+
+    ``branch`` defaults to the main branch; a new branch starts at ``parents`` or the main branch's
+    head. When the branch exists and ``parents`` is given, it must be the branch's head, else 409.
+    """
+    fields = multipart(req)
+    files = {name.strip("/"): data for name, (filename, data) in fields.items()
+             if filename is not None or name not in META_FIELDS}  # fmt: skip
+    meta = {name: data.decode() for name, (filename, data) in fields.items() if filename is None}
+    if not files or not all(valid_file_path(path) for path in files):
+        return bb_error(400, "No files to commit, or an invalid path")
+    branch = meta.get("branch") or repo.default_branch
+    parents = meta.get("parents", "").split(",")[0].strip() or None
+    head = repo.head(branch)
+    if head is not None and parents is not None and parents != head:
+        return bb_error(409, f"The branch {branch} has moved on from the parent {parents}")
+    start = head or (resolve(repo, parents) if parents else repo.head(repo.default_branch))
+    if start is None:
+        return bb_error(404, f"Commit not found: {parents}")
+    sha = write_files(repo, branch, files, meta.get("message") or "Edited online with Bitbucket", user, parent=start)
+    location = f"{fake.url}{API}/repositories/{repo.full_name}/commit/{sha}"
+    return Reply(201, headers={"Location": location})
 
 
 @BITBUCKET.repo_route("GET", f"{API}{REPO}/refs/branches/(?P<branch>.+)")

@@ -1,11 +1,12 @@
 """Fake Bitbucket Server / Data Center REST API (``/rest/api/1.0``, ``/rest/build-status/1.0``).
 
-Serves exactly what ``devops.scm.bitbucket_server.BitbucketServer`` calls: repositories by
-permission, raw files, branches (``filterText``), repository webhooks and build statuses. Collections
-page with ``start``/``limit`` and answer ``isLastPage``/``nextPageStart``. ``FakeRepo.full_name`` is
-``PROJECT/slug``; project keys match case-insensitively, as on Bitbucket. Errors have Bitbucket's
-shape ``{"errors": [{"message": ...}]}``: 401 without a valid token, 404 for a repository the user
-cannot see, 403 for webhooks by a non-admin, 400 for an invalid body.
+Serves exactly what ``devops.scm.bitbucket_server.BitbucketServer`` calls: repositories by permission,
+raw files, file edits (a multipart PUT to ``browse``: a real commit), branches (``filterText``),
+repository webhooks and build statuses. Collections page with ``start``/``limit`` and answer
+``isLastPage``/``nextPageStart``. ``FakeRepo.full_name`` is ``PROJECT/slug``; project keys match case-
+insensitively, as on Bitbucket. Errors have Bitbucket's shape ``{"errors": [{"message": ...}]}``: 401
+without a valid token, 404 for a repository the user cannot see, 403 for webhooks by a non-admin, 400
+for an invalid body.
 """
 
 from __future__ import annotations
@@ -14,7 +15,18 @@ import time
 from typing import Any
 from urllib.parse import unquote
 
-from .common import Dialect, add_hook, file_at, member_repos, record_status, resolve
+from .common import (
+    Dialect,
+    add_hook,
+    blob_id,
+    file_at,
+    member_repos,
+    multipart,
+    record_status,
+    resolve,
+    valid_file_path,
+    write_files,
+)
 from .server import FakeRepo, FakeScm, FakeUser, Reply, Request
 
 API = "/rest/api/1.0"
@@ -126,6 +138,47 @@ def raw(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -> Reply:
     if blob is None:
         return bbs_error(404, f'The path "{path}" does not exist at revision "{sha}"')
     return Reply(200, raw=blob, headers={"Content-Type": "text/plain;charset=UTF-8"})
+
+
+def commit_json(repo: FakeRepo, sha: str, user: FakeUser, message: str, parent: str) -> dict[str, Any]:
+    person = {"name": user.login, "emailAddress": user.email, "displayName": user.name, "slug": user.login,
+              "type": "NORMAL", "active": True}  # fmt: skip
+    stamp = int(time.time() * 1000)
+    return {"id": sha, "displayId": sha[:11], "author": person, "authorTimestamp": stamp, "committer": person,
+            "committerTimestamp": stamp, "message": message, "parents": [{"id": parent, "displayId": parent[:11]}]}
+
+
+@BITBUCKET_SERVER.repo_route("PUT", f"{API}{REPO}/browse/(?P<path>.+)", write=True)
+def edit_file(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -> Reply:
+    """Create or update a file in a real commit from multipart fields ``content``, ``message``,
+    ``branch`` and ``sourceCommitId`` (the commit the edit started from; required to update).
+
+    A form post without ``X-Atlassian-Token: no-check`` fails the XSRF check (403). An update whose
+    file changed on the branch since ``sourceCommitId``, or a create over an existing file, is a 409.
+    """
+    if req.headers.get("x-atlassian-token", "").lower() != "no-check":
+        return Reply(403, raw=b"XSRF check failed", headers={"Content-Type": "text/plain"})
+    fields = multipart(req)
+    path = unquote(req.match["path"]).strip("/")
+    text = {name: data.decode() for name, (filename, data) in fields.items() if name != "content"}
+    if "content" not in fields or not text.get("branch") or not valid_file_path(path):
+        return bbs_error(400, "content and branch are required, with a valid path")
+    branch = text["branch"].removeprefix("refs/heads/")
+    head = repo.head(branch)
+    if head is None:
+        return bbs_error(404, f"Branch '{branch}' does not exist in repository '{repo.full_name}'.")
+    current = blob_id(repo, head, path)
+    source = text.get("sourceCommitId") or None
+    if source is None and current is not None:
+        return bbs_error(409, f"The file '{path}' already exists on branch '{branch}'; an edit needs sourceCommitId.")
+    if source is not None:
+        if resolve(repo, source) is None:
+            return bbs_error(404, f"Commit '{source}' does not exist in repository '{repo.full_name}'.")
+        if blob_id(repo, source, path) != current:
+            return bbs_error(409, f"The file '{path}' has been changed on '{branch}' since commit '{source}'.")
+    message = text.get("message") or f"Edit {path}"
+    sha = write_files(repo, branch, {path: fields["content"][1]}, message, user)
+    return Reply(200, commit_json(repo, sha, user, message, head))
 
 
 @BITBUCKET_SERVER.repo_route("GET", f"{API}{REPO}/branches")

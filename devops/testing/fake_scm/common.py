@@ -10,10 +10,13 @@ before a handler, which then only builds the provider's answer.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .server import FakeRepo, FakeScm, FakeUser, Reply, Request, error, route
@@ -42,9 +45,10 @@ class Dialect:
         return user if user is not None else self.fail(401, self.unauthorised)
 
     def access(
-        self, fake: FakeScm, req: Request, *, admin: bool = False, forbidden: str | None = None
+        self, fake: FakeScm, req: Request, *, admin: bool = False, forbidden: str | None = None, write: bool = False
     ) -> tuple[FakeUser, FakeRepo] | Reply:
-        """The user and the repository of the path, or the provider's 401, 404 or (``admin``) 403."""
+        """The user and the repository of the path, or the provider's 401, 404 or 403 (``admin``, or
+        ``write``: a change that needs push rights)."""
         user = self.signed_in(fake, req)
         if isinstance(user, Reply):
             return user
@@ -52,6 +56,8 @@ class Dialect:
         if repo is None or not can_read(repo, user.login):
             return self.fail(404, self.not_found if isinstance(self.not_found, str) else self.not_found(req))
         if admin and user.login not in repo.admins:
+            return self.fail(403, forbidden or self.forbidden)
+        if write and not can_write(repo, user.login):
             return self.fail(403, forbidden or self.forbidden)
         return user, repo
 
@@ -69,14 +75,14 @@ class Dialect:
         return deco
 
     def repo_route(
-        self, method: str, pattern: str, *, admin: bool = False, forbidden: str | None = None
+        self, method: str, pattern: str, *, admin: bool = False, forbidden: str | None = None, write: bool = False
     ) -> Callable[[RepoHandler], RepoHandler]:
         """Register a handler for a repository's path; it runs only once ``access`` let the user in."""
 
         def deco(func: RepoHandler) -> RepoHandler:
             @route(self.provider, method, pattern)
             def handler(fake: FakeScm, req: Request) -> Reply:
-                found = self.access(fake, req, admin=admin, forbidden=forbidden)
+                found = self.access(fake, req, admin=admin, forbidden=forbidden, write=write)
                 return found if isinstance(found, Reply) else func(fake, req, *found)
 
             return func
@@ -108,13 +114,21 @@ class Dialect:
 
 # --- repositories ---------------------------------------------------------------------------------------
 def can_read(repo: FakeRepo, login: str) -> bool:
-    """Any signed-in user reads a public repository; a private one only its admins and readers."""
-    return not repo.private or login in repo.admins or login in repo.readers
+    """Any signed-in user reads a public repository; a private one only its admins, writers and readers."""
+    return not repo.private or login in repo.admins or login in repo.writers or login in repo.readers
+
+
+def can_write(repo: FakeRepo, login: str) -> bool:
+    """Pushing (committing a file through the API) takes an admin or a writer."""
+    return login in repo.admins or login in repo.writers
 
 
 def member_repos(fake: FakeScm, login: str, *, admin_only: bool = False) -> list[FakeRepo]:
-    """The repositories ``login`` administers (or, unless ``admin_only``, reads), by full name."""
-    mine = (r for r in fake.repos.values() if login in r.admins or (not admin_only and login in r.readers))
+    """The repositories ``login`` administers (or, unless ``admin_only``, writes or reads), by full name."""
+    mine = (
+        r for r in fake.repos.values()
+        if login in r.admins or (not admin_only and (login in r.writers or login in r.readers))
+    )  # fmt: skip
     return sorted(mine, key=lambda r: r.full_name)
 
 
@@ -138,6 +152,81 @@ def file_at(repo: FakeRepo, sha: str, path: str) -> bytes | None:
 
 def commit_message(repo: FakeRepo, sha: str) -> str:
     return repo.git("log", "-1", "--format=%B", sha) or ""
+
+
+def blob_id(repo: FakeRepo, ref: str, path: str) -> str | None:
+    """The blob id of the file ``path`` at ``ref`` (GitHub's and Gitea's content ``sha``); None for a
+    missing path or a directory."""
+    if (repo.git("cat-file", "-t", f"{ref}:{path}") or "").strip() != "blob":
+        return None
+    return (repo.git("rev-parse", f"{ref}:{path}") or "").strip() or None
+
+
+def last_commit_of(repo: FakeRepo, ref: str, path: str) -> str | None:
+    """The last commit up to ``ref`` that changed ``path`` (GitLab's ``last_commit_id``)."""
+    return (repo.git("log", "-1", "--format=%H", ref, "--", path) or "").strip() or None
+
+
+def valid_file_path(path: str) -> bool:
+    """What the providers accept as a file to write: relative, no empty, ``.`` or ``..`` segment."""
+    return bool(path) and not path.startswith("/") and all(s not in ("", ".", "..") for s in path.split("/"))
+
+
+def write_files(repo: FakeRepo, branch: str, files: dict[str, bytes], message: str, user: FakeUser,
+                *, parent: str | None = None) -> str:
+    """Commit ``files`` (path -> bytes) on ``branch`` (created at ``parent`` when it does not exist) as
+    ``user``, in one real commit of the backing repository; returns it.
+
+    The commit is built with a temporary index (``GIT_INDEX_FILE``), ``commit-tree`` and ``update-ref``
+    guarded by the old head, so a working tree checked out on the branch is left as it was (it then
+    shows the commit's change reverted: commit in it again only after ``git reset --hard``).
+    """
+    old = repo.head(branch)
+    base = old or parent
+    if base is None:
+        raise ValueError(f"branch {branch} does not exist and no parent was given")
+    email = user.email or f"{user.login}@example.com"
+    with tempfile.TemporaryDirectory(prefix="fake-scm-index-") as scratch:
+        env = {
+            **os.environ, "GIT_INDEX_FILE": str(Path(scratch) / "index"), "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_AUTHOR_NAME": user.name or user.login, "GIT_AUTHOR_EMAIL": email,
+            "GIT_COMMITTER_NAME": user.name or user.login, "GIT_COMMITTER_EMAIL": email,
+        }  # fmt: skip
+
+        def git(*args: str, stdin: bytes = b"") -> str:
+            proc = subprocess.run(["git", *args], cwd=repo.path, env=env, input=stdin, capture_output=True, check=False)
+            if proc.returncode != 0:
+                raise RuntimeError(f"git {args[0]} failed: {proc.stderr.decode(errors='replace').strip()}")
+            return proc.stdout.decode().strip()
+
+        git("read-tree", base)
+        for path, data in files.items():
+            listed = git("ls-tree", base, "--", path).split()
+            mode = listed[0] if listed and listed[0] in ("100644", "100755") else "100644"
+            blob = git("hash-object", "-w", "--stdin", stdin=data)
+            git("update-index", "--add", "--cacheinfo", f"{mode},{blob},{path}")
+        tree = git("write-tree")
+        commit = git("commit-tree", tree, "-p", base, "-F", "-", stdin=message.encode())
+        git("update-ref", "-m", "fake API commit", f"refs/heads/{branch}", commit, old or "0" * len(commit))
+    return commit
+
+
+def multipart(req: Request) -> dict[str, tuple[str | None, bytes]]:
+    """The fields of a ``multipart/form-data`` body: name -> (file name or None, exact bytes)."""
+    boundary = re.search(r'boundary="?([^";]+)"?', req.headers.get("content-type", ""))
+    if not req.headers.get("content-type", "").startswith("multipart/form-data") or boundary is None:
+        return {}
+    fields: dict[str, tuple[str | None, bytes]] = {}
+    for part in req.body.split(b"--" + boundary[1].encode())[1:]:
+        if part.startswith(b"--"):
+            break
+        head, _, value = part.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        disposition = next((h for h in head.split(b"\r\n") if h.lower().startswith(b"content-disposition:")), b"")
+        name = re.search(rb'\bname="([^"]*)"', disposition)
+        filename = re.search(rb'\bfilename="([^"]*)"', disposition)
+        if name is not None:
+            fields[name[1].decode()] = (filename[1].decode() if filename else None, value.removesuffix(b"\r\n"))
+    return fields
 
 
 # --- webhooks and statuses --------------------------------------------------------------------------------

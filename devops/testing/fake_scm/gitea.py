@@ -2,8 +2,9 @@
 
 Serves what ``devops.scm.gitea.Gitea`` calls, in Gitea's shapes: ``/user/repos`` paged with
 ``page``/``limit`` plus ``Link`` and ``X-Total-Count``, contents (unwrapped base64), branches whose
-commit is ``commit.id``, hooks that need ``type`` and never show the secret, and commit statuses
-(which Gitea answers under ``status``, with ``warning`` as a fifth state). OAuth is in ``oauth.py``.
+commit is ``commit.id``, file writes (POST creates, PUT updates with ``sha``: real commits), hooks that
+need ``type`` and never show the secret, and commit statuses (which Gitea answers under ``status``, with
+``warning`` as a fifth state). OAuth is in ``oauth.py``.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote
 
-from .common import Dialect, commit_message, member_repos, record_status, resolve
-from .github import GITHUB, add_config_hook, contents_answer, find_repo
+from .common import Dialect, commit_message, member_repos, record_status, resolve, write_files
+from .github import GITHUB, add_config_hook, contents_answer, file_answer, file_write, find_repo
 from .server import FakeRepo, FakeScm, FakeUser, Reply, Request, error
 
 API = "/api/v1"
@@ -64,6 +65,39 @@ def get_repo(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -> Rep
 @GITEA.repo_route("GET", f"{API}{REPO}/contents/(?P<path>.+)")
 def contents(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -> Reply:
     return contents_answer(repo, req.match["path"], req.query.get("ref"), wrap=False)
+
+
+WRITE_FORBIDDEN = "user should have write permission to the repository"
+BRANCH_MISSING = "branch does not exist [name: {branch}]"
+
+
+@GITEA.repo_route("POST", f"{API}{REPO}/contents/(?P<path>.+)", write=True, forbidden=WRITE_FORBIDDEN)
+def create_file(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -> Reply:
+    """Create a file in a real commit; one that exists already is a 422 (updates go through PUT)."""
+    write = file_write(repo, req, BRANCH_MISSING)
+    if isinstance(write, Reply):
+        return write
+    if write.current is not None:
+        return error(422, f"repository file already exists [path: {write.path}]")
+    sha = write_files(repo, write.branch, {write.path: write.data}, write.message, user)
+    return Reply(201, file_answer(fake, repo, write, sha, API))
+
+
+@GITEA.repo_route("PUT", f"{API}{REPO}/contents/(?P<path>.+)", write=True, forbidden=WRITE_FORBIDDEN)
+def update_file(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -> Reply:
+    """Update a file in a real commit: ``sha`` is required and must be the blob the branch holds."""
+    write = file_write(repo, req, BRANCH_MISSING)
+    if isinstance(write, Reply):
+        return write
+    given = req.json().get("sha")
+    if not given:
+        return error(422, "[SHA]: Required")
+    if write.current is None:
+        return error(404, f"file does not exist [path: {write.path}]")
+    if given != write.current:
+        return error(422, f"sha does not match [given: {given}, expected: {write.current}]")
+    sha = write_files(repo, write.branch, {write.path: write.data}, write.message, user)
+    return Reply(200, file_answer(fake, repo, write, sha, API))
 
 
 @GITEA.repo_route("GET", f"{API}{REPO}/branches/(?P<branch>.+)")

@@ -1,19 +1,33 @@
 """Fake GitHub Enterprise Server REST API (``/api/v3``) over ``FakeScm`` state.
 
 Serves exactly what ``devops.scm.github.GitHub`` calls: the user's repositories (Link-paged), file
-contents (base64, like GitHub), branches and commits, repository webhooks, and commit statuses. The
-OAuth and ``/user`` endpoints live in ``oauth.py``. Answers follow GitHub's shapes and status codes:
-401 without a valid token, 404 for a repository the user cannot see, 403 for hook changes by a
-non-admin, 422 for an invalid hook or status body.
+contents (base64, like GitHub) and their writes (PUT: a real commit in the repository), branches and
+commits, repository webhooks, and commit statuses. The OAuth and ``/user`` endpoints live in
+``oauth.py``. Answers follow GitHub's shapes and status codes: 401 without a valid token, 404 for a
+repository the user cannot see, 403 for hook changes by a non-admin, 422 for an invalid hook or status
+body.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from .common import Dialect, add_hook, commit_message, member_repos, read_blob, record_status, resolve
+from .common import (
+    Dialect,
+    add_hook,
+    blob_id,
+    commit_message,
+    member_repos,
+    read_blob,
+    record_status,
+    resolve,
+    valid_file_path,
+    write_files,
+)
 from .server import FakeRepo, FakeScm, FakeUser, Reply, Request, error
 
 API = "/api/v3"
@@ -85,12 +99,70 @@ def contents_answer(repo: FakeRepo, raw_path: str, ref: str | None, *, wrap: boo
     blob = read_blob(repo, f"{sha}:{path}")
     content = base64_lines(blob) if wrap else base64.b64encode(blob).decode()
     return Reply(200, {"type": "file", "encoding": "base64", "size": len(blob), "name": path.rsplit("/", 1)[-1],
-                       "path": path, "content": content})
+                       "path": path, "sha": blob_id(repo, sha, path), "content": content})
 
 
 @GITHUB.repo_route("GET", f"{API}{REPO}/contents/(?P<path>.+)")
 def contents(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -> Reply:
     return contents_answer(repo, req.match["path"], req.query.get("ref"), wrap=True)
+
+
+@dataclass(frozen=True)
+class FileWrite:
+    """A checked contents-API write (GitHub's and Gitea's bodies): what to commit where."""
+
+    path: str
+    branch: str
+    data: bytes
+    message: str
+    head: str  # the branch's head before the commit
+    current: str | None  # the blob the file holds there, None for a new file
+
+
+def file_write(repo: FakeRepo, req: Request, branch_missing: str) -> FileWrite | Reply:
+    """The body of a contents write checked the way both APIs do (base64 content, a message, an
+    existing branch), or their 422 / 404 answer."""
+    body = req.json()
+    path = unquote(req.match["path"])
+    branch = body.get("branch") or repo.default_branch
+    try:
+        data = base64.b64decode(body.get("content") or "", validate=True)
+    except (binascii.Error, ValueError):
+        return error(422, "content is not valid Base64")
+    if not isinstance(body.get("message"), str) or not body["message"] or not valid_file_path(path):
+        return error(422, "Invalid request.\n\nmessage and a file path are required.")
+    head = repo.head(branch)
+    if head is None:
+        return error(404, branch_missing.format(branch=branch))
+    return FileWrite(path, branch, data, body["message"], head, blob_id(repo, head, path))
+
+
+def file_answer(fake: FakeScm, repo: FakeRepo, write: FileWrite, commit_sha: str, api: str = API) -> dict[str, Any]:
+    """The contents API's answer to a write: the new file and the commit (GitHub's shape, Gitea's too)."""
+    name = write.path.rsplit("/", 1)[-1]
+    commit_url = f"{fake.url}{api}/repos/{repo.full_name}/git/commits/{commit_sha}"
+    return {
+        "content": {"type": "file", "name": name, "path": write.path, "size": len(write.data),
+                    "sha": blob_id(repo, commit_sha, write.path)},
+        "commit": {"sha": commit_sha, "url": commit_url, "message": write.message,
+                   "parents": [{"sha": write.head}]},
+    }  # fmt: skip
+
+
+@GITHUB.repo_route("PUT", f"{API}{REPO}/contents/(?P<path>.+)", write=True,
+                   forbidden="Must have push access to repository")
+def put_contents(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -> Reply:
+    """Create or update a file in a real commit: an update must name the blob it replaces (``sha``)."""
+    write = file_write(repo, req, "Branch {branch} not found")
+    if isinstance(write, Reply):
+        return write
+    given = req.json().get("sha")
+    if write.current is not None and not given:
+        return error(422, 'Invalid request.\n\n"sha" wasn\'t supplied.')
+    if given and given != write.current:
+        return error(409, f"{write.path} does not match {given}")
+    sha = write_files(repo, write.branch, {write.path: write.data}, write.message, user)
+    return Reply(200 if write.current else 201, file_answer(fake, repo, write, sha))
 
 
 @GITHUB.repo_route("GET", f"{API}{REPO}/branches/(?P<branch>.+)")

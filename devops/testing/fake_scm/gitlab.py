@@ -1,24 +1,38 @@
 """Fake GitLab REST API (``/api/v4``) over ``FakeScm`` state.
 
 Serves exactly what ``devops.scm.gitlab.GitLab`` calls: the user's projects (Link-paged, filtered by
-``min_access_level``), raw files, branches, project hooks and commit statuses. A project is named by
-its numeric id or its URL-encoded full path (``group%2Fsub%2Fname``), like GitLab. Admins of a
-``FakeRepo`` are Maintainers (40), readers are Reporters (20). Answers follow GitLab's shapes:
-``{"message": "404 Project Not Found"}``, 401 without a valid token, 403 for hooks and statuses by
-a Reporter. The OAuth and ``/user`` endpoints live in ``oauth.py``.
+``min_access_level``), raw files, file metadata and writes (POST/PUT: real commits, ``last_commit_id``
+checked), branches, project hooks and commit statuses. A project is named by its numeric id or its
+URL-encoded full path (``group%2Fsub%2Fname``), like GitLab. Admins of a ``FakeRepo`` are Maintainers
+(40), writers Developers (30), readers are Reporters (20). Answers follow GitLab's shapes: ``{"message":
+"404 Project Not Found"}``, 401 without a valid token, 403 for hooks and statuses by a Reporter. The
+OAuth and ``/user`` endpoints live in ``oauth.py``.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 from urllib.parse import unquote
 
-from .common import Dialect, add_hook, commit_message, file_at, record_status, resolve
+from .common import (
+    Dialect,
+    add_hook,
+    blob_id,
+    commit_message,
+    file_at,
+    last_commit_of,
+    record_status,
+    resolve,
+    valid_file_path,
+    write_files,
+)
 from .server import FakeRepo, FakeScm, FakeUser, Reply, Request, error
 
 API = "/api/v4"
 PROJECT = r"/projects/(?P<project>[^/]+)"
-MAINTAINER, REPORTER, GUEST = 40, 20, 10
+MAINTAINER, DEVELOPER, REPORTER, GUEST = 40, 30, 20, 10
 STATES = {
     "pending": "pending",
     "running": "pending",
@@ -30,9 +44,12 @@ STATES = {
 
 
 def level(repo: FakeRepo, login: str) -> int:
-    """Admins are Maintainers, readers Reporters; anyone else is a Guest of a public project."""
+    """Admins are Maintainers, writers Developers, readers Reporters; anyone else is a Guest of a public
+    project."""
     if login in repo.admins:
         return MAINTAINER
+    if login in repo.writers:
+        return DEVELOPER
     if login in repo.readers:
         return REPORTER
     return 0 if repo.private else GUEST
@@ -110,6 +127,70 @@ def raw_file(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -> Rep
     if sha is None or blob is None:
         return error(404, "404 File Not Found")
     return Reply(200, raw=blob, headers={"Content-Type": "text/plain; charset=utf-8", "X-Gitlab-Commit-Id": sha})
+
+
+FILE = f"{API}{PROJECT}/repository/files/(?P<path>[^/]+)"
+
+
+@GITLAB.repo_route("GET", FILE)
+def get_file(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -> Reply:
+    """A file's metadata and base64 content at ``ref``, with ``blob_id`` and ``last_commit_id``."""
+    ref = req.query.get("ref")
+    if not ref:
+        return error(400, "ref is missing")
+    path = unquote(req.match["path"])
+    sha = resolve(repo, ref)
+    blob = None if sha is None else file_at(repo, sha, path)
+    if sha is None or blob is None:
+        return error(404, "404 File Not Found")
+    return Reply(200, {
+        "file_name": path.rsplit("/", 1)[-1], "file_path": path, "size": len(blob), "encoding": "base64",
+        "content": base64.b64encode(blob).decode(), "ref": ref, "blob_id": blob_id(repo, sha, path),
+        "commit_id": sha, "last_commit_id": last_commit_of(repo, sha, path),
+    })  # fmt: skip
+
+
+def write_gitlab_file(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo, *, create: bool) -> Reply:
+    """POST creates, PUT updates, each in a real commit; a Developer (writer) or Maintainer may push.
+
+    Refusals are GitLab's 400s: a missing parameter, a branch that does not exist, a file that exists
+    (create) or does not (update), and ``last_commit_id`` that is no longer the file's last commit.
+    """
+    body = req.json()
+    path = unquote(req.match["path"])
+    for name in ("branch", "commit_message", "content"):
+        if not isinstance(body.get(name), str) or (name != "content" and not body[name]):
+            return error(400, f"{name} is missing")
+    if not valid_file_path(path):
+        return error(400, "file_path should be a valid file path")
+    try:
+        data = base64.b64decode(body["content"], validate=True) if body.get("encoding") == "base64" else (
+            body["content"].encode())
+    except (binascii.Error, ValueError):
+        return error(400, "content is not valid base64")
+    head = repo.head(body["branch"])
+    if head is None:
+        return error(400, "You can only create or edit files when you are on a branch")
+    exists = blob_id(repo, head, path) is not None
+    if create and exists:
+        return error(400, "A file with this name already exists")
+    if not create and not exists:
+        return error(400, "A file with this name doesn't exist")
+    given = body.get("last_commit_id")
+    if not create and given and given != last_commit_of(repo, head, path):
+        return error(400, "You are attempting to update a file that has changed since you started editing it.")
+    write_files(repo, body["branch"], {path: data}, body["commit_message"], user)
+    return Reply(201 if create else 200, {"file_path": path, "branch": body["branch"]})
+
+
+@GITLAB.repo_route("POST", FILE, write=True)
+def create_file(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -> Reply:
+    return write_gitlab_file(fake, req, user, repo, create=True)
+
+
+@GITLAB.repo_route("PUT", FILE, write=True)
+def update_file(fake: FakeScm, req: Request, user: FakeUser, repo: FakeRepo) -> Reply:
+    return write_gitlab_file(fake, req, user, repo, create=False)
 
 
 @GITLAB.repo_route("GET", f"{API}{PROJECT}/repository/branches/(?P<branch>[^/]+)")

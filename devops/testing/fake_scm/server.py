@@ -38,6 +38,7 @@ class FakeRepo:
     default_branch: str = "main"
     admins: set[str] = field(default_factory=set)  # logins that may add webhooks
     readers: set[str] = field(default_factory=set)
+    writers: set[str] = field(default_factory=set)  # logins that may push (commit files); admins may too
     repo_id: int = 0
     private: bool = False  # a private repository needs a user's token to clone over HTTP
     hooks: dict[str, dict[str, Any]] = field(default_factory=dict)  # remote id -> hook config
