@@ -266,15 +266,22 @@ def test_imagehooktoken_command_rotates_and_prints_the_url_once(hooked, settings
 # --- end to end: the real worker builds it --------------------------------------------------------
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_harbor_push_starts_an_execution_that_sees_the_image(worker, make_repo, make_pipeline, h):
+@pytest.mark.parametrize(
+    ("registry", "payload", "pattern", "tag", "image"),
+    [("harbor", "push_artifact", "library/webapp", "v*", HARBOR_IMAGE),
+     ("dockerhub", "push", "acme/webapp", "latest", DOCKERHUB_IMAGE)],
+)  # fmt: skip
+def test_a_push_starts_an_execution_that_sees_the_image(
+    registry, payload, pattern, tag, image, worker, make_repo, make_pipeline, h
+):
     from devops.models import PipelineExecution
     from devops.selectors import read_step_log
     from devops.states import State
 
     pipeline = make_pipeline(make_repo(IMAGE_PIPELINE))
-    ImageTrigger.objects.create(pipeline=pipeline, image="library/webapp", tag="v*")
+    ImageTrigger.objects.create(pipeline=pipeline, image=pattern, tag=tag)
     token = rotate_image_hook_token(pipeline.project)
-    headers, body = fixture("harbor", "push_artifact")
+    headers, body = fixture(registry, payload)
     response = post(token, headers, body)
     assert response.status_code == 202, response.json()
     assert response.json()["pipelines"] == [pipeline.pk]
@@ -290,4 +297,4 @@ def test_harbor_push_starts_an_execution_that_sees_the_image(worker, make_repo, 
     assert final.state == State.SUCCESS, h.describe(execution.pk)
     step = h.steps_of(execution.pk)["show"]
     h.wait_until(lambda: read_step_log(step).complete, 15, "the step log was never stored")
-    assert f"img={HARBOR_IMAGE}" in read_step_log(step).data.decode()
+    assert f"img={image}" in read_step_log(step).data.decode()
