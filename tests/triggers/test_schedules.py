@@ -157,12 +157,18 @@ def test_firing_twice_in_one_minute_records_one_delivery(pipeline):
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_cron_firing_builds_an_execution(worker, pipeline, h):
+    import json
+
+    from config.celery import app
     from devops import tasks
     from devops.models import PipelineExecution
     from devops.states import State
 
     schedule = save_schedule(PipelineSchedule(pipeline=pipeline, cron="*/5 * * * *"))
-    tasks.fire_schedule.delay(schedule.pk)
+    # Send the beat entry exactly as celery beat sends a due entry: its task, args and queue.
+    entry = schedule.periodic_task
+    assert entry.task == tasks.fire_schedule.name
+    app.send_task(entry.task, args=json.loads(entry.args), queue=entry.queue)
     delivery = h.wait_until(
         lambda: WebhookDelivery.objects.filter(pipeline=pipeline).exclude(outcome="queued").first(),
         30, "the schedule never fired",
