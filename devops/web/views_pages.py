@@ -16,6 +16,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.timesince import timesince
 
 from devops.access import NotAllowed, NotVisible, Role, is_staff, require
 from devops.models import Pipeline, PipelineExecution, Project, ProjectMember, SourceCodeProviderConfig
@@ -95,11 +96,19 @@ def roles_by_project(user: Any, project_ids: Iterable[int]) -> dict[int, Role]:
     return {project_id: Role.parse(role) for project_id, role in rows}
 
 
-def pipelines_with_last_run(queryset: QuerySet[Pipeline]) -> list[Pipeline]:
-    """Pipelines with ``last_execution_id`` (link to the newest run) and ``known_branches`` (the run
-    form's suggestions: the default branch and the branches recent executions ran), in two queries."""
-    newest = PipelineExecution.objects.filter(pipeline_id=OuterRef("pk")).order_by("-id").values("id")[:1]
-    pipelines = list(queryset.annotate(last_execution_id=Subquery(newest)).order_by("name", "id"))
+def pipelines_with_last_run(queryset: QuerySet[Pipeline], now: datetime) -> list[Pipeline]:
+    """Pipelines with their newest execution (``last_execution_id``, ``last_state``, ``last_ago``) and
+    ``known_branches`` (the run form's suggestions: the default branch and the branches recent
+    executions ran), in two queries. The newest execution, not ``Pipeline.last_run_state``, which the
+    engine sets only when a run ends: a pipeline that was just started shows Queueing, not "never run"."""
+    newest = PipelineExecution.objects.filter(pipeline_id=OuterRef("pk")).order_by("-id")
+    pipelines = list(
+        queryset.annotate(
+            last_execution_id=Subquery(newest.values("id")[:1]),
+            last_execution_state=Subquery(newest.values("state")[:1]),
+            last_execution_at=Subquery(newest.values("created_at")[:1]),
+        ).order_by("name", "id")
+    )
     branches: dict[int, set[str]] = {p.pk: {p.default_branch} for p in pipelines}
     recent = (
         PipelineExecution.objects.filter(pipeline_id__in=list(branches))
@@ -112,7 +121,18 @@ def pipelines_with_last_run(queryset: QuerySet[Pipeline]) -> list[Pipeline]:
         branches[pipeline_id].add(branch)
     for pipeline in pipelines:
         pipeline.known_branches = sorted(branches[pipeline.pk])
+        pipeline.last_state = pipeline.last_execution_state or pipeline.last_run_state
+        pipeline.last_ago = ago(pipeline.last_execution_at or pipeline.last_run_at, now)
     return pipelines
+
+
+def ago(moment: datetime | None, now: datetime) -> str:
+    """``just now``, ``3 minutes ago``: how long ago, in the words people use for recent runs."""
+    if moment is None:
+        return ""
+    if now - moment < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(moment, now, depth=1)} ago"
 
 
 def duration_text(start: datetime | None, end: datetime | None, now: datetime | None = None) -> str:
@@ -142,4 +162,5 @@ def decorate_executions(executions: Iterable[PipelineExecution], now: datetime) 
         lines = (execution.message or "").strip().splitlines()
         execution.message_line = lines[0] if lines else ""
         execution.commit_short = (execution.commit or "")[:7]
+        execution.ago = ago(execution.created_at, now)
     return rows

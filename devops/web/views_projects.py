@@ -57,7 +57,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     """Every project the user sees with its pipelines; with none, the form to create the first one."""
     projects = list(visible_projects(request.user).order_by("name"))
     roles = roles_by_project(request.user, [p.pk for p in projects])
-    pipelines = pipelines_with_last_run(Pipeline.objects.filter(project_id__in=[p.pk for p in projects]))
+    pipelines = pipelines_with_last_run(
+        Pipeline.objects.filter(project_id__in=[p.pk for p in projects]), timezone.now()
+    )
     by_project: dict[int, list[Pipeline]] = {}
     for pipeline in pipelines:
         by_project.setdefault(pipeline.project_id, []).append(pipeline)
@@ -89,7 +91,7 @@ def project_create(request: HttpRequest) -> HttpResponse:
 @access_page
 def project_detail(request: HttpRequest, project_id: str) -> HttpResponse:
     project, role = project_for(request, project_id, Role.VIEWER)
-    pipelines = pipelines_with_last_run(Pipeline.objects.filter(project=project))
+    pipelines = pipelines_with_last_run(Pipeline.objects.filter(project=project), timezone.now())
     recent = visible_executions(request.user).filter(project=project)[:RECENT_EXECUTIONS]
     context = {
         "project": project,
@@ -105,7 +107,9 @@ def project_detail(request: HttpRequest, project_id: str) -> HttpResponse:
 @access_page
 def pipeline_detail(request: HttpRequest, pipeline_id: str) -> HttpResponse:
     pipeline, role = pipeline_for(request, pipeline_id, Role.VIEWER)
-    (pipeline,) = pipelines_with_last_run(Pipeline.objects.filter(pk=pipeline.pk).select_related("credential"))
+    (pipeline,) = pipelines_with_last_run(
+        Pipeline.objects.filter(pk=pipeline.pk).select_related("credential"), timezone.now()
+    )
     executions = visible_executions(request.user).filter(pipeline=pipeline)
     page = Paginator(executions, EXECUTIONS_PER_PAGE).get_page(request.GET.get("page"))
     context = {

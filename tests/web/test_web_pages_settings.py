@@ -47,7 +47,9 @@ def form_values(body: str) -> dict[str, str]:
     """The settings form's fields as the browser would post them back unchanged."""
     values = dict(re.findall(r'<input type="text" name="([a-z-]+)" id="id_[a-z-]+" value="([^"]*)"', body))
     values.update(re.findall(r'<textarea name="([a-z-]+)" id="id_[a-z-]+"[^>]*>([^<]*)</textarea>', body))
-    for key, selected in re.findall(r'<select name="([a-z-]+)" id="id_[a-z-]+">\s*<option value="on"( selected)?', body):
+    for key, selected in re.findall(
+        r'<select name="([a-z-]+)" id="id_[a-z-]+">\s*<option value="on"( selected)?', body
+    ):
         values[key] = "on" if selected else "off"
     return values
 
