@@ -341,3 +341,33 @@ def test_refresh_repositories_lists_what_the_user_administers(world, github, mak
     assert "1 repositories you administer are listed" in body
     assert f"{github.url}/octo/api" in body and "team/docs" not in body and octo.token not in body
     assert world.clients["viewer"].post(add + "refresh/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_pages_read_in_a_fixed_number_of_queries(
+    world, trigger, make_repo, make_pipeline, django_assert_max_num_queries
+):
+    """More pipelines and executions do not mean more queries (no query per row)."""
+    client = world.clients["member"]
+    paths = ["/", f"/projects/{world.project.pk}/", f"/pipelines/{world.pipeline.pk}/"]
+
+    def counts() -> list[int]:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        out = []
+        for path in paths:
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get(path).status_code == 200
+            out.append(len(queries))
+        return out
+
+    trigger(world.pipeline, branch="main")
+    before = counts()
+    for name in ("second", "third"):
+        make_pipeline(make_repo(PIPELINE), name=name, project=world.project.name)
+    for _ in range(4):
+        trigger(world.pipeline, branch="main")
+    assert counts() == before
+    with django_assert_max_num_queries(12):
+        client.get("/")
