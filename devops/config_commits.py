@@ -41,7 +41,15 @@ class CannotSave(PermissionError):
         self.message = message
 
 
-def save_pipeline_file(pipeline: Pipeline, user: Any, text: str, message: str = DEFAULT_MESSAGE) -> str:
+def save_pipeline_file(
+    pipeline: Pipeline,
+    user: Any,
+    text: str,
+    message: str = DEFAULT_MESSAGE,
+    *,
+    path: str | None = None,
+    base_commit: str | None = None,
+) -> str:
     """Parse ``text``, then commit it as the pipeline file on the pipeline's default branch as ``user``;
     returns the new commit's sha.
 
@@ -49,8 +57,12 @@ def save_pipeline_file(pipeline: Pipeline, user: Any, text: str, message: str = 
     the default branch), else it becomes ``.devops.yml``. Parsing comes first and needs no network, so
     a broken file is reported without a round trip; its errors are named after the file the last
     execution read (the usual name), since the repository is only asked once the text is valid.
+    ``path`` (one of the pipeline file names) skips the lookup; ``base_commit`` is the commit the edit
+    started from, so a file changed since is refused (409) instead of overwritten.
     """
-    parse_for_pipeline(pipeline, text, _likely_file_name(pipeline))
+    if path is not None and path not in PIPELINE_FILE_NAMES:
+        raise CannotSave(f"the pipeline file must be one of {', '.join(PIPELINE_FILE_NAMES)}, not {path!r}")
+    parse_for_pipeline(pipeline, text, path or _likely_file_name(pipeline))
     label = _label(pipeline.provider)
     if pipeline.provider == "git" or not provider_class(pipeline.provider).has_api:
         raise CannotSave(
@@ -67,11 +79,13 @@ def save_pipeline_file(pipeline: Pipeline, user: Any, text: str, message: str = 
     except ProviderError as exc:
         raise CannotSave(f"your {label} sign-in could not be renewed ({exc}): sign in to {label} again") from None
     try:
-        name = next(
+        name = path or next(
             (n for n in PIPELINE_FILE_NAMES if provider.fetch_file(token, repo, n, branch) is not None),
             DEFAULT_FILE_NAME,
         )
-        sha = provider.commit_file(token, repo, name, branch, text, message.strip() or DEFAULT_MESSAGE)
+        sha = provider.commit_file(
+            token, repo, name, branch, text, message.strip() or DEFAULT_MESSAGE, base_commit=base_commit or None
+        )
     except ProviderError as exc:
         if exc.status == 401:
             raise CannotSave(f"{label} refused the token of your account {credential.login}: sign in again") from None
@@ -97,6 +111,14 @@ def _likely_file_name(pipeline: Pipeline) -> str:
     """The file the latest execution read, when it was a pipeline file (not a temporary config)."""
     latest = pipeline.executions.order_by("-pk").values_list("config_file", flat=True).first()
     return latest if latest in PIPELINE_FILE_NAMES else DEFAULT_FILE_NAME
+
+
+def user_credential(pipeline: Pipeline, user: Any) -> SourceCodeCredential | None:
+    """The credential ``save_pipeline_file`` would commit with, or None (e.g. to grey out a button)."""
+    try:
+        return _user_credential(pipeline, user, _label(pipeline.provider))
+    except CannotSave:
+        return None
 
 
 def _user_credential(pipeline: Pipeline, user: Any, label: str) -> SourceCodeCredential:

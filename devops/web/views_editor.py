@@ -20,6 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
+from devops import config_commits
 from devops.access import NotAllowed, NotVisible, Role, require, visible_project_ids
 from devops.models import Pipeline
 from devops.pipeline_config import EVENTS
@@ -27,7 +28,7 @@ from devops.scm.base import ProviderError
 from devops.triggers import NoPipelineFile, TriggerError, project_templates, resolve_source
 
 from .editor_model import STARTER, ModelError, parse_for_editor, render_for_editor
-from .editor_save import save_pipeline_file, save_support
+from .editor_save import save_support
 
 log = logging.getLogger(__name__)
 DEFAULT_FILE = ".devops.yml"
@@ -155,7 +156,7 @@ def editor_save(request: HttpRequest, pk: int) -> JsonResponse:
         return JsonResponse({"detail": "fix the errors before saving", "errors": checked.errors}, status=400)
     base = data.get("base_commit")
     try:
-        sha = save_pipeline_file(
+        sha = config_commits.save_pipeline_file(
             pipeline,
             request.user,
             text,
@@ -163,6 +164,8 @@ def editor_save(request: HttpRequest, pk: int) -> JsonResponse:
             message=message,
             base_commit=base if isinstance(base, str) else None,
         )
+    except config_commits.CannotSave as exc:
+        return JsonResponse({"detail": exc.message}, status=403)
     except ProviderError as exc:
         status = getattr(exc, "status", None)
         code = 409 if status in (409, 422) else 403 if status == 403 else 502
