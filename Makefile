@@ -33,11 +33,12 @@ services:
 	    --dir /var/lib/redis --logfile /var/log/redis/ci.log; \
 	  for i in $$(seq 30); do redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && break; sleep 1; done; fi
 
-## system-deps: Debian packages the tests use for real (image builds, a registry)
+## system-deps: Debian packages the tests use for real (image builds, a registry, a browser)
 system-deps:
 	@missing=""; \
 	command -v buildah >/dev/null || missing="$$missing buildah"; \
 	command -v docker-registry >/dev/null || missing="$$missing docker-registry"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
