@@ -154,6 +154,7 @@ def test_add_a_pipeline_run_it_and_follow_its_log_live(
     for stage, step in ((1, 1), (2, 0), (3, 0)):
         expect(step_box(page, stage, step).locator(".state")).to_have_class(has_state("Success"))
     expect(page.locator("#abort")).to_be_hidden()
+    expect(page.locator("#execution-started")).not_to_contain_text("not yet")  # updated without a reload
     assert page.evaluate("window.notReloaded === true"), "the page reloaded"
     page.reload()  # the screenshot shows the page as opened on a finished run; the hash reopens the log
     expect(log).to_contain_text("example.com/shop/orders")

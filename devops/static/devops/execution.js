@@ -124,6 +124,13 @@
     setText(document.getElementById("execution-reason"), st.reason);
     var duration = document.getElementById("execution-duration");
     if (duration) { duration.textContent = formatDuration(st.duration) || "–"; }
+    var started = document.getElementById("execution-started");
+    if (started && st.started_at && started.getAttribute("data-at") !== st.started_at) {
+      // Opened before the run started: show when it did (local time; the page's own text is relative).
+      started.setAttribute("data-at", st.started_at);
+      started.textContent = new Date(st.started_at).toLocaleTimeString();
+      started.title = st.started_at;
+    }
     var abortForm = document.getElementById("abort-form");
     if (abortForm) { abortForm.hidden = !!st.final; }
     var stepCount = st.stages.reduce(function (n, s) { return n + s.steps.length; }, 0);
