@@ -13,6 +13,8 @@ from celery import Celery
 from celery.signals import task_postrun, task_prerun
 from kombu import Queue
 
+from devops.ops.heartbeat import WorkerHeartbeat
+
 from .filesystem_broker import install as install_filesystem_broker
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -31,6 +33,8 @@ app.conf.task_routes = {
     "devops.tasks.fire_schedule": {"queue": "hooks"},
 }
 app.autodiscover_tasks(["devops"])
+# Liveness: workers touch VAR_DIR/heartbeats/<node name>; `manage.py workerprobe` reads its age.
+app.steps["consumer"].add(WorkerHeartbeat)
 
 
 @app.on_after_configure.connect

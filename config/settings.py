@@ -259,9 +259,33 @@ SOCIAL_AUTH_REDIRECT_IS_HTTPS = env.bool("SOCIAL_AUTH_REDIRECT_IS_HTTPS", defaul
 # Failures are answered by the middleware with a 4xx page even when DEBUG is on.
 SOCIAL_AUTH_RAISE_EXCEPTIONS = False
 
+# --- Operations: probes, metrics, application logs (devops/ops/, docs/operations.md) ---------------
+# /readyz waits this long at most; each dependency gets it as its connect/read timeout.
+READYZ_TIMEOUT_SECONDS = env.float("READYZ_TIMEOUT_SECONDS", default=3)
+# When set, /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# The duration histograms cover executions and steps that finished this long ago at most.
+METRICS_WINDOW_SECONDS = env.float("METRICS_WINDOW_SECONDS", default=3600)
+# A Celery worker serves its own counters (executor API errors) on this port when non-zero.
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+# Workers touch VAR_DIR/heartbeats/<node name> this often; `manage.py workerprobe` reads its age.
+WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=10)
+# text (the embedded default: plain messages) or json (one object per line with the execution,
+# pipeline and project ids of the line, for a log collector). Both redact secret-looking values.
+LOG_FORMAT = env("LOG_FORMAT", default="text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ValueError(f"LOG_FORMAT must be text or json, got {LOG_FORMAT!r}")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "context": {"()": "devops.ops.logging.ContextFilter"},
+        "redact": {"()": "devops.ops.logging.RedactFilter"},
+    },
+    "formatters": {"json": {"()": "devops.ops.logging.JsonFormatter"}, "text": {"format": "%(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context", "redact"]}
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="WARNING")},
 }

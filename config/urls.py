@@ -8,6 +8,7 @@ urlpatterns = [
     path("api/", include("devops.api.urls")),
     # Sign in with GitHub / GitLab / Bitbucket: POST auth/login/<backend>/, callback auth/complete/<backend>/.
     path("auth/", include("social_django.urls", namespace="social")),
+    path("", include("devops.ops.urls")),  # /healthz, /readyz, /metrics
     path("", include("devops.web.urls")),
 ]
 

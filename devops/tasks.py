@@ -6,16 +6,19 @@ from celery import shared_task
 
 from devops import engine
 from devops.engine import maintenance
+from devops.ops.logging import log_context
 
 
 @shared_task(name="devops.tasks.admit")
 def admit(project_id: int) -> None:
-    engine.admit(project_id)
+    with log_context(project_id=project_id):
+        engine.admit(project_id)
 
 
 @shared_task(name="devops.tasks.start")
 def start(execution_id: int) -> None:
-    engine.start(execution_id)
+    with log_context(execution_id=execution_id):
+        engine.start(execution_id)
 
 
 # Acknowledged on receipt: a redelivered runner would run the steps twice. A runner that dies is
@@ -24,7 +27,8 @@ def start(execution_id: int) -> None:
 def run_local_execution(execution_id: int) -> None:
     from devops.executors.local.runner import run_execution
 
-    run_execution(execution_id)
+    with log_context(execution_id=execution_id):
+        run_execution(execution_id)
 
 
 @shared_task(name="devops.tasks.maintenance_safety_net")
@@ -52,21 +56,24 @@ def maintenance_expire() -> dict[str, int]:
 def process_delivery(delivery_id: int) -> None:
     from devops.webhooks.process import process_delivery as process
 
-    process(delivery_id)
+    with log_context(delivery_id=delivery_id):
+        process(delivery_id)
 
 
 @shared_task(name="devops.tasks.post_commit_status", autoretry_for=(ConnectionError,), max_retries=3)
 def post_commit_status(execution_id: int) -> None:
     from devops.scm.status import post_execution_status
 
-    post_execution_status(execution_id)
+    with log_context(execution_id=execution_id):
+        post_execution_status(execution_id)
 
 
 @shared_task(name="devops.tasks.sync_remote_webhook")
 def sync_remote_webhook(pipeline_id: int) -> None:
     from devops.scm.registration import sync_webhook
 
-    sync_webhook(pipeline_id)
+    with log_context(pipeline_id=pipeline_id):
+        sync_webhook(pipeline_id)
 
 
 @shared_task(name="devops.tasks.sync_repositories")

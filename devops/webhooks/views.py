@@ -7,6 +7,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from devops.ops.metrics import observe_intake
+
 from . import intake
 
 
@@ -28,6 +30,7 @@ def _too_large() -> JsonResponse:
 
 
 @csrf_exempt
+@observe_intake("pipeline")  # devops_webhook_deliveries_total, devops_webhook_intake_seconds
 @require_POST
 def pipeline_hook(request: HttpRequest, pipeline_id: int) -> JsonResponse:
     body = _bounded_body(request)
@@ -38,6 +41,7 @@ def pipeline_hook(request: HttpRequest, pipeline_id: int) -> JsonResponse:
 
 
 @csrf_exempt
+@observe_intake("image")  # devops_webhook_deliveries_total, devops_webhook_intake_seconds
 @require_POST
 def image_hook(request: HttpRequest, token: str) -> JsonResponse:
     from .images import receive_image_push

@@ -17,6 +17,7 @@ from devops.executors.base import Executor
 from devops.executors.environment import SecretBook, strip_credentials
 from devops.logs import SecretMasker, get_log_store
 from devops.models import Cluster, Pipeline, PipelineExecution, Project, StepRun
+from devops.ops.metrics import count_api_error
 from devops.pipeline_config import PipelineSpec
 from devops.scm.access import git_auth
 from devops.selectors import project_settings
@@ -94,6 +95,7 @@ class KubernetesExecutor(Executor):
         try:
             client.CoreV1Api(self.api).create_namespaced_pod(namespace, manifest)
         except ApiException as exc:
+            count_api_error("create_pod", exc)
             if exc.status != 409:  # a repeated launch finds its pod
                 raise
 
@@ -106,6 +108,7 @@ class KubernetesExecutor(Executor):
         try:
             core.create_namespaced_secret(namespace, body)
         except ApiException as exc:
+            count_api_error("create_secret", exc)
             if exc.status != 409:
                 raise
             core.replace_namespaced_secret(name, namespace, body)
@@ -125,6 +128,7 @@ class KubernetesExecutor(Executor):
         try:
             pod = core.read_namespaced_pod(names.pod_name(execution.pipeline.name, execution.run), namespace)
         except ApiException as exc:
+            count_api_error("read_pod", exc)
             if exc.status == 404:
                 return None
             raise

@@ -13,6 +13,7 @@ from kubernetes import client, dynamic
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
+from devops.ops.metrics import count_api_error
 from devops.pipeline_config import Step
 
 from . import names
@@ -60,6 +61,7 @@ def create_preload(api: client.ApiClient, manifest: dict[str, Any], *, cache_fil
     try:
         jobs.create(body=manifest, namespace=manifest["metadata"]["namespace"])
     except ApiException as exc:
+        count_api_error("create_imagepulljob", exc)
         if exc.status == 404:  # discovery was cached before the CRD went away
             return missing
         if exc.status != 409:

@@ -19,6 +19,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from devops.models import Project, ProjectSecret, RegistryCredential
+from devops.ops.metrics import count_api_error
 
 from . import names
 from .runner_script import RUNNER_CONFIG_MAP, RUNNER_SCRIPT
@@ -85,6 +86,7 @@ class Provisioner:
         try:
             create()
         except ApiException as exc:
+            count_api_error("create_" + what.split("/")[0], exc)
             if exc.status == 409:
                 return False
             raise

@@ -25,6 +25,7 @@ from devops.executors.base import StepStatus
 from devops.executors.environment import publish_destination
 from devops.logs import LogStore, SecretMasker, log_key
 from devops.models import PipelineExecution, StepRun
+from devops.ops.metrics import count_api_error
 from devops.pipeline_config import PipelineSpec
 from devops.selectors import project_settings
 from devops.states import ACTIVE_STATES, FINAL_STATES, State
@@ -189,6 +190,7 @@ class PodSync:
             )
             return response.data
         except ApiException as exc:
+            count_api_error("read_pod_log", exc)
             if exc.status in (400, 404):  # never started, or already gone
                 return b""
             raise
@@ -198,5 +200,6 @@ class PodSync:
         try:
             self.core.delete_namespaced_pod(meta["name"], meta["namespace"], grace_period_seconds=0)
         except ApiException as exc:
+            count_api_error("delete_pod", exc)
             if exc.status != 404:
                 raise

@@ -1,0 +1,1 @@
+"""Running the service: health and readiness, Prometheus metrics, structured logs, worker heartbeats."""
