@@ -39,7 +39,8 @@ _resolving: contextvars.ContextVar[bool] = contextvars.ContextVar("devops_log_re
 def log_context(**ids: Any) -> Iterator[dict[str, Any]]:
     """Tag every log line emitted inside with these ids (None values are left out); nests."""
     outer = _context.get() or {}
-    inner = {**outer, **{k: v for k, v in ids.items() if v is not None}}
+    inner = {k: v for k, v in outer.items() if k != "_resolved"}  # lookups are per context
+    inner.update({k: v for k, v in ids.items() if v is not None})
     if "execution_id" in ids and ids["execution_id"] != outer.get("execution_id"):
         # A different execution: the outer pipeline/project no longer apply unless given again.
         for key in ("pipeline_id", "project_id"):
@@ -151,11 +152,11 @@ def redact(text: str) -> str:
     The keyed patterns run only when a keyword occurs at all, which keeps ordinary lines (and long
     ones without secrets) at the cost of one scan.
     """
+    if "://" in text:  # first: a user name such as x-access-token must not swallow the whole URL
+        text = _URL_CREDENTIALS.sub(r"\1" + REDACTED + "@", text)
     if _KEYWORD.search(text):
         for pattern, replacement in _KEYED:
             text = pattern.sub(replacement, text)
-    if "://" in text:
-        text = _URL_CREDENTIALS.sub(r"\1" + REDACTED + "@", text)
     if "gh" in text or "glpat-" in text:
         text = _TOKEN_SHAPES.sub(REDACTED, text)
     return text

@@ -53,6 +53,8 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         response = JsonResponse({"detail": "metrics need Authorization: Bearer <METRICS_TOKEN>"}, status=401)
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    from prometheus_client import CONTENT_TYPE_LATEST
+    # The classic text format (what generate_latest writes, with legacy-safe names): every Prometheus
+    # version reads it.
+    from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-    return HttpResponse(metrics.render(), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(metrics.render(), content_type=CONTENT_TYPE_PLAIN_0_0_4)
