@@ -25,7 +25,15 @@ from typing import Any
 
 from celery import bootsteps
 
-__all__ = ["Heartbeat", "WorkerHeartbeat", "heartbeat_dir", "heartbeat_path", "latest_heartbeats", "touch"]
+__all__ = [
+    "Heartbeat",
+    "WorkerHeartbeat",
+    "heartbeat_dir",
+    "heartbeat_path",
+    "latest_heartbeats",
+    "prune_stale",
+    "touch",
+]
 
 log = logging.getLogger(__name__)
 _UNSAFE = re.compile(r"[^A-Za-z0-9@._-]")
@@ -79,6 +87,20 @@ def latest_heartbeats(hostname: str | None = None, now: float | None = None) -> 
     return sorted(beats, key=lambda b: b.age)
 
 
+def prune_stale(older_than: float) -> int:
+    """Remove heartbeats of workers gone for ``older_than`` seconds (killed ones never remove their
+    own, e.g. the embedded worker each ``runpipeline`` starts); best effort."""
+    removed, cutoff = 0, time.time() - older_than
+    try:
+        for path in heartbeat_dir().iterdir():
+            if path.stat().st_mtime < cutoff:
+                path.unlink(missing_ok=True)
+                removed += 1
+    except OSError:
+        pass
+    return removed
+
+
 class WorkerHeartbeat(bootsteps.StartStopStep):
     """Consumer bootstep: touch the heartbeat now and every WORKER_HEARTBEAT_SECONDS."""
 
@@ -93,8 +115,9 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
         from django.conf import settings
 
         self.hostname = c.hostname
-        self._beat()
         interval = float(getattr(settings, "WORKER_HEARTBEAT_SECONDS", 10))
+        prune_stale(max(86400.0, 100 * interval))
+        self._beat()
         self.tref = c.timer.call_repeatedly(interval, self._beat)
         port = int(getattr(settings, "WORKER_METRICS_PORT", 0) or 0)
         if port:

@@ -177,11 +177,14 @@ def test_workerprobe_fresh_stale_and_missing(settings, tmp_path):
 def test_heartbeat_bootstep_touches_on_the_consumers_timer_and_removes_on_shutdown(settings, tmp_path):
     settings.VAR_DIR = tmp_path
     settings.WORKER_HEARTBEAT_SECONDS = 0.1
+    gone = touch("killed@test-host")  # a worker killed two days ago never removed its own
+    os.utime(gone, (time.time() - 2 * 86400,) * 2)
     timer = Timer()
     consumer = SimpleNamespace(hostname="step@test-host", timer=timer)
     step = WorkerHeartbeat(consumer)
     try:
         step.start(consumer)
+        assert not gone.exists()
         path = heartbeat_path("step@test-host")
         first = path.stat().st_mtime_ns
         deadline = time.monotonic() + 5

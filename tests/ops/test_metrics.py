@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import uuid
+from types import SimpleNamespace
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -216,3 +217,22 @@ def test_metrics_token(client, settings):
     assert client.get("/metrics", HTTP_AUTHORIZATION="Token scrape-token-1").status_code == 401
     samples = scrape(client, HTTP_AUTHORIZATION="Bearer scrape-token-1")
     assert value(samples, "devops_database_up") == 1.0
+
+
+def test_a_worker_serves_its_own_counters(settings):
+    """WORKER_METRICS_PORT: the process's counters over HTTP, without the database part (the web
+    serves that, once for all)."""
+    import socket
+    import urllib.request
+
+    from devops.ops.metrics import count_api_error, serve_worker_metrics
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    count_api_error("delete_pod", SimpleNamespace(status=503))
+    assert serve_worker_metrics(port) is True
+    assert serve_worker_metrics(port) is False  # once per process
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    assert 'devops_executor_api_errors_total{operation="delete_pod",status="503"}' in text
+    assert "devops_executions" not in text and "devops_database_up" not in text
