@@ -56,6 +56,7 @@ bench: $(VENV)/.installed-dev services
 	$(PY) bench/engine.py
 	$(PY) bench/kubernetes.py
 	$(PY) bench/webhooks.py
+	$(PY) bench/compare_buildbot.py
 
 clean:
 	rm -rf var
