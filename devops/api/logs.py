@@ -95,10 +95,12 @@ def plain_log_response(step: StepRun, offset: int) -> HttpResponse:
 def _event(name: str, data: str, event_id: int | None = None) -> bytes:
     """One SSE event. Each line of ``data`` becomes its own ``data:`` line, so the client's
     ``event.data`` (lines joined by ``\\n``) is exactly ``data``; a CR would end an SSE line, so CRs
-    become line breaks."""
-    lines = data.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    become line breaks. One ``replace`` instead of splitting into lines: a follower of a step that
+    prints fast gets 1 MiB events, and per-line formatting cost 8 ms per MiB (bench/logs_volume.py)."""
+    if "\r" in data:
+        data = data.replace("\r\n", "\n").replace("\r", "\n")
     head = f"event: {name}\n" + (f"id: {event_id}\n" if event_id is not None else "")
-    return (head + "".join(f"data: {line}\n" for line in lines) + "\n").encode()
+    return (head + "data: " + data.replace("\n", "\ndata: ") + "\n\n").encode()
 
 
 def _state(step: StepRun) -> str:
