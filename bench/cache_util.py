@@ -38,7 +38,10 @@ def wait_final(execution_id: int, timeout: float, poll: float = 0.2) -> Any:
         if state in FINAL:
             return PipelineExecution.objects.get(pk=execution_id)
         if time.monotonic() > deadline:
-            raise SystemExit(f"execution {execution_id} not final after {timeout:.0f}s (state {state})")
+            row = PipelineExecution.objects.filter(pk=execution_id).values(
+                "state", "reason", "created_at", "admitted_at", "launched_at", "started_at", "heartbeat_at"
+            )
+            raise SystemExit(f"execution {execution_id} not final after {timeout:.0f}s: {row.first()}")
         time.sleep(poll)
 
 
@@ -109,6 +112,33 @@ def rss_bytes(pid: int) -> int:
     except OSError:
         pass
     return 0
+
+
+def pss_bytes(pid: int) -> int:
+    """Proportional set size of one process (0 if it is gone): shared pages are split between the
+    processes sharing them, so a sum over a tree does not count a fork's copy-on-write pages twice."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of the given live processes."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 # --- plots ---------------------------------------------------------------------------------------------
