@@ -56,6 +56,8 @@ bench: $(VENV)/.installed-dev services
 	$(PY) bench/engine.py
 	$(PY) bench/kubernetes.py
 	$(PY) bench/webhooks.py
+	$(PY) bench/cache.py
+	$(PY) bench/logs_volume.py
 	$(PY) bench/compare_buildbot.py
 
 clean:
