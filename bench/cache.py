@@ -39,6 +39,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -144,10 +145,10 @@ def run_kind(kind: str, args: argparse.Namespace, world: World) -> dict[str, obj
     set_project_setting(project, "executor-quota", "0")
     pipeline, _ = ensure_pipeline(project, example, str(repo))
     cache_root = Path(project_setting(project.pk, "cache-root")) / project.name / str(pipeline.pk)
-    samples: list[dict[str, float]] = []
+    samples: list[dict[str, Any]] = []
     described = ""
     for i in range(args.samples):
-        sample: dict[str, float] = {}
+        sample: dict[str, Any] = {}
         for temperature in ("cold", "warm"):
             if temperature == "cold":
                 shutil.rmtree(cache_root, ignore_errors=True)
@@ -158,6 +159,10 @@ def run_kind(kind: str, args: argparse.Namespace, world: World) -> dict[str, obj
             total = (execution.ended_at - execution.started_at).total_seconds()
             sample[f"{temperature}_total"] = total
             sample[f"{temperature}_stage"] = stage_seconds(execution, stage)
+            stages = execution.stages.order_by("index")
+            sample[f"{temperature}_stages"] = {
+                row.name: (row.ended_at - row.started_at).total_seconds() for row in stages
+            }
             log(f"{kind} sample {i + 1} {temperature}: execution {total:.2f}s, {stage} stage "
                 f"{sample[f'{temperature}_stage']:.2f}s (load {load_average()})")  # fmt: skip
             if temperature == "cold" and not described:
@@ -168,7 +173,7 @@ def run_kind(kind: str, args: argparse.Namespace, world: World) -> dict[str, obj
 
 
 def summarize(result: dict[str, object]) -> None:
-    samples: list[dict[str, float]] = result["samples"]  # type: ignore[assignment]
+    samples: list[dict[str, Any]] = result["samples"]  # type: ignore[assignment]
 
     def med(key: str) -> float:
         return statistics.median(s[key] for s in samples)
@@ -182,6 +187,13 @@ def summarize(result: dict[str, object]) -> None:
     )
     print(f"cache: kind={result['kind']} stage={result['stage']} cold={scold:.2f}s warm={swarm:.2f}s "
           f"speedup={scold / swarm:.1f}x (the cached step's stage alone)")  # fmt: skip
+    for temperature in ("cold", "warm"):
+        names = samples[0][f"{temperature}_stages"]
+        parts = {name: statistics.median(s[f"{temperature}_stages"][name] for s in samples) for name in names}
+        rest = med(f"{temperature}_total") - sum(parts.values())
+        log(f"{result['kind']} {temperature}, median per stage: "
+            + ", ".join(f"{name} {sec:.2f}s" for name, sec in parts.items())
+            + f"; outside the stages (engine, between stages) {rest:.2f}s")  # fmt: skip
 
 
 def main() -> None:
