@@ -190,7 +190,7 @@ def summarize(result: dict[str, object]) -> None:
     for temperature in ("cold", "warm"):
         names = samples[0][f"{temperature}_stages"]
         parts = {name: statistics.median(s[f"{temperature}_stages"][name] for s in samples) for name in names}
-        rest = med(f"{temperature}_total") - sum(parts.values())
+        rest = statistics.median(s[f"{temperature}_total"] - sum(s[f"{temperature}_stages"].values()) for s in samples)
         log(f"{result['kind']} {temperature}, median per stage: "
             + ", ".join(f"{name} {sec:.2f}s" for name, sec in parts.items())
             + f"; outside the stages (engine, between stages) {rest:.2f}s")  # fmt: skip
