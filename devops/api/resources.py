@@ -1,20 +1,12 @@
-"""The list of API resource modules; each has ``register(router)``."""
+"""The API's resource modules; each has ``register(router)``."""
 
 from __future__ import annotations
 
-import importlib
-
 from rest_framework.routers import DefaultRouter
 
-MODULES = ["projects", "pipelines", "executions", "scm"]
+from . import executions, pipelines, projects, scm
 
 
 def register_all(router: DefaultRouter) -> None:
-    for name in MODULES:
-        try:
-            module = importlib.import_module(f"devops.api.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"devops.api.{name}":
-                raise
-            continue  # not written yet
+    for module in (projects, pipelines, executions, scm):
         module.register(router)

@@ -17,7 +17,6 @@ Tokens travel in the ``Authorization`` header, never in a query string, where pr
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -27,6 +26,7 @@ from social_core.backends.gitlab import GitLabOAuth2
 from social_core.exceptions import AuthPolicyError
 
 from devops.models.scm import SourceCodeCredential, SourceCodeProviderConfig
+from devops.scm.tokens import expiry
 
 # Never copied into UserSocialAuth.extra_data: they live encrypted in SourceCodeCredential.
 TOKEN_KEYS = ("access_token", "refresh_token", "id_token")
@@ -157,15 +157,6 @@ class BitbucketBackend(ConfiguredBackend, BitbucketOAuth2):
         return str(response.get("username") or response.get("nickname") or "")
 
 
-def _expires_at(response: dict[str, Any]) -> datetime | None:
-    value = response.get("expires_in")
-    try:
-        seconds = int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return datetime.now(UTC) + timedelta(seconds=seconds) if seconds > 0 else None
-
-
 def store_credential(
     backend: Any, user: Any = None, response: dict[str, Any] | None = None, *args: Any, **kwargs: Any
 ) -> dict[str, Any] | None:
@@ -189,7 +180,7 @@ def store_credential(
             "login": backend.scm_login(response)[:200],
             "access_token": access_token,
             "refresh_token": refresh if isinstance(refresh, str) else "",
-            "expires_at": _expires_at(response),
+            "expires_at": expiry(response),
         },
     )
     from devops import tasks

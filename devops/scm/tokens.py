@@ -17,8 +17,11 @@ from .http import ApiClient
 
 
 def expiry(answer: Mapping[str, Any]) -> datetime | None:
-    """When the access token expires, from ``expires_in`` seconds; None when it does not say."""
+    """When the access token expires, from ``expires_in`` seconds (a number, or digits as form-encoded
+    answers send them); None when it does not say."""
     seconds = answer.get("expires_in")
+    if isinstance(seconds, str) and seconds.strip().isdigit():
+        seconds = int(seconds)
     if isinstance(seconds, int | float) and not isinstance(seconds, bool) and seconds > 0:
         return datetime.now(UTC) + timedelta(seconds=seconds)
     return None
