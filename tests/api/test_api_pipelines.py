@@ -2,7 +2,8 @@
 project), validation messages with their field paths, schedules and image triggers replaced as a
 whole, and the webhook secret that no answer but ``rotate-secret`` ever contains.
 
-Runs and file validation are in test_api_pipelines_run.py.
+Schedules, image triggers and the remote webhook are in test_api_pipelines_triggers.py; runs and
+file validation in test_api_pipelines_run.py.
 """
 
 from __future__ import annotations
@@ -10,75 +11,23 @@ from __future__ import annotations
 import json
 
 import pytest
-from django_celery_beat.models import PeriodicTask
+from pipelines_world import (
+    NETWORK_URL,
+    PIPELINE,
+    ROLES,
+    TOKEN,
+    assert_no_secret,
+    errors,
+    new_body,
+    post,
+)
 from rest_framework.test import APIClient
 
 from devops.models import (
-    ImageTrigger,
     Pipeline,
     PipelineSchedule,
-    ProjectMember,
     SourceCodeCredential,
 )
-
-PIPELINE = "stages:\n  - name: s\n    steps:\n      - runScriptConfig: {image: x, shellScript: 'true'}\n"
-ROLES = ["owner", "member", "viewer", "staff", "outsider"]
-NETWORK_URL = "https://git.example.com/team/app.git"
-TOKEN = "tok-do-not-show-1f2e3d"
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
-@pytest.fixture
-def world(make_repo, make_pipeline, django_user_model, h):
-    """A pipeline in a project with an owner, a member and a viewer; staff; an outsider who owns
-    another project (so "foreign" is a real project, not a missing one); a credential per user."""
-    pipeline = make_pipeline(make_repo(PIPELINE))
-    other = make_pipeline(make_repo(PIPELINE))
-    tag = h.unique_name("u")
-    users, clients, credentials = {}, {}, {}
-    for role in ROLES:
-        users[role] = django_user_model.objects.create_user(f"{role}-{tag}", is_staff=role == "staff")
-        clients[role] = client_for(users[role])
-        credentials[role] = SourceCodeCredential.objects.create(
-            user=users[role], provider="git", login=role, access_token=f"{TOKEN}-{role}", refresh_token=f"r-{TOKEN}"
-        )
-        if role in ("owner", "member", "viewer"):
-            ProjectMember.objects.create(project=pipeline.project, user=users[role], role=role)
-    ProjectMember.objects.create(project=other.project, user=users["outsider"], role="owner")
-    return type(
-        "World",
-        (),
-        {"pipeline": pipeline, "other": other, "users": users, "clients": clients, "credentials": credentials},
-    )
-
-
-def new_body(project_id: int, **extra) -> dict:
-    return {"project": project_id, "name": "built", "repository_url": NETWORK_URL, **extra}
-
-
-def post(client: APIClient, path: str, body: dict | None = None, method: str = "post"):
-    return getattr(client, method)(path, data=json.dumps(body or {}), content_type="application/json")
-
-
-def assert_no_secret(world, response) -> None:
-    """No webhook secret and no credential token in the raw bytes of an answer."""
-    raw = response.content.decode()
-    for pipeline in Pipeline.objects.all():
-        assert pipeline.webhook_secret not in raw
-    assert TOKEN not in raw and "r-" + TOKEN not in raw
-
-
-def errors(response) -> dict:
-    assert response.status_code == 400, response.content
-    body = response.json()
-    assert body["detail"]
-    return body.get("errors", {})
-
 
 # --- the role matrix -----------------------------------------------------------------------------------
 READ = {"owner": 200, "member": 200, "viewer": 200, "staff": 200, "outsider": 404}
@@ -395,116 +344,3 @@ def test_bad_types_and_forms_are_400_or_415(world):
     assert response.status_code == 415 and response.json()["detail"]
 
 
-# --- schedules and image triggers ---------------------------------------------------------------------
-@pytest.mark.django_db
-def test_an_invalid_cron_names_its_entry(world):
-    body = new_body(
-        world.pipeline.project_id, schedules=[{"cron": "0 3 * * *"}, {"cron": "61 * * * *"}, {"cron": "* * *"}]
-    )
-    found = errors(post(world.clients["owner"], "/api/v1/pipelines/", body))
-    assert set(found) == {"schedules.1.cron", "schedules.2.cron"}
-    assert "invalid minute field '61'" in found["schedules.1.cron"][0]
-    assert "has 3 fields; expected 5" in found["schedules.2.cron"][0]
-    assert not Pipeline.objects.filter(name="built").exists()
-    assert not PeriodicTask.objects.filter(name__startswith="pipeline-schedule-").exists()
-
-
-@pytest.mark.django_db
-def test_an_unknown_timezone_names_its_entry_and_nothing_changes(world):
-    pipeline = world.pipeline
-    body = {"schedules": [{"cron": "0 1 * * *"}]}
-    assert post(world.clients["owner"], f"/api/v1/pipelines/{pipeline.pk}/", body, "patch").status_code == 200
-    body = {"trigger_tag": False, "schedules": [{"cron": "5 1 * * *"}, {"cron": "0 2 * * *", "timezone": "Mars/Base"}]}
-    found = errors(post(world.clients["owner"], f"/api/v1/pipelines/{pipeline.pk}/", body, "patch"))
-    assert "unknown timezone 'Mars/Base'" in found["schedules.1.timezone"][0]
-    pipeline.refresh_from_db()
-    assert pipeline.trigger_tag is True
-    assert list(pipeline.schedules.values_list("cron", flat=True)) == ["0 1 * * *"]
-    assert PeriodicTask.objects.get(pk=pipeline.schedules.get().periodic_task_id).crontab.minute == "0"
-
-
-@pytest.mark.django_db
-def test_schedules_and_image_triggers_are_replaced_as_a_whole(world):
-    pipeline, client = world.pipeline, world.clients["owner"]
-    path = f"/api/v1/pipelines/{pipeline.pk}/"
-    body = {
-        "schedules": [{"cron": "0 1 * * *"}, {"cron": "0 2 * * *", "enabled": False, "branch": "dev"}],
-        "image_triggers": [{"image": "a/*"}, {"image": "b", "tag": "1.*", "branch": "rel", "enabled": False}],
-    }
-    data = post(client, path, body, "patch").json()
-    assert [s["cron"] for s in data["schedules"]] == ["0 1 * * *", "0 2 * * *"]
-    assert [(t["image"], t["tag"]) for t in data["image_triggers"]] == [("a/*", "*"), ("b", "1.*")]
-    tasks = {s.periodic_task_id: s.enabled for s in pipeline.schedules.all()}
-    assert {PeriodicTask.objects.get(pk=pk).enabled for pk in tasks} == {True, False}
-    # A PATCH without the lists leaves them alone.
-    assert len(post(client, path, {"poll": True}, "patch").json()["schedules"]) == 2
-    data = post(client, path, {"schedules": [{"cron": "30 4 * * 0"}], "image_triggers": []}, "patch").json()
-    assert [s["cron"] for s in data["schedules"]] == ["30 4 * * 0"]
-    assert data["image_triggers"] == []
-    assert PipelineSchedule.objects.filter(pipeline=pipeline).count() == 1
-    assert ImageTrigger.objects.filter(pipeline=pipeline).count() == 0
-    names = set(PeriodicTask.objects.filter(name__startswith="pipeline-schedule-").values_list("name", flat=True))
-    assert names == {f"pipeline-schedule-{pipeline.schedules.get().pk}"}
-    # Deleting the pipeline takes its beat tasks with it.
-    assert client.delete(path).status_code == 204
-    assert not PeriodicTask.objects.filter(name__startswith="pipeline-schedule-").exists()
-
-
-@pytest.mark.django_db
-def test_list_entries_are_validated(world):
-    client, path = world.clients["owner"], f"/api/v1/pipelines/{world.pipeline.pk}/"
-    found = errors(post(client, path, {"image_triggers": [{"image": "a b"}, {"tag": "x"}]}, "patch"))
-    assert set(found) == {"image_triggers.0.image", "image_triggers.1.image"}
-    found = errors(post(client, path, {"schedules": [{"cron": "0 1 * * *", "branch": "-x"}]}, "patch"))
-    assert "invalid branch name" in found["schedules.0.branch"][0]
-    found = errors(post(client, path, {"schedules": [{"cron": "* * * * *"}] * 51}, "patch"))
-    assert "no more than 50" in found["schedules.non_field_errors"][0]
-    # A PATCH replaces a list whole: its entries are complete, the partial update is the pipeline's.
-    found = errors(post(client, path, {"schedules": [{"branch": "main"}]}, "patch"))
-    assert found == {"schedules.0.cron": ["This field is required."]}
-
-
-# --- the remote webhook ----------------------------------------------------------------------------------
-@pytest.fixture
-def github():
-    from devops.testing.fake_scm import FakeScm
-
-    fake = FakeScm("github").start()
-    yield fake
-    fake.stop()
-
-
-@pytest.mark.django_db
-def test_delete_and_rotate_handle_the_remote_webhook(world, github, make_repo):
-    from devops.scm.registration import sync_webhook
-
-    alice = github.add_user("alice")
-    github.add_repo("alice/app", make_repo(PIPELINE).path, admins={"alice"})
-    credential = SourceCodeCredential.objects.create(
-        user=world.users["owner"], provider="github", host=github.url, login="alice", access_token=alice.token
-    )
-    body = new_body(
-        world.pipeline.project_id,
-        provider="github",
-        credential=credential.pk,
-        repository_url=f"{github.url}/alice/app.git",
-    )
-    response = post(world.clients["owner"], "/api/v1/pipelines/", body)
-    assert response.status_code == 201, response.content
-    pipeline_id = response.json()["id"]
-    hooks = github.repos["alice/app"].hooks
-    assert sync_webhook(pipeline_id) == "created"  # what the post_save task does after the commit
-    first = next(iter(hooks.values()))
-    old_secret = Pipeline.objects.get(pk=pipeline_id).webhook_secret
-    assert first["config"]["secret"] == old_secret
-
-    secret = post(world.clients["owner"], f"/api/v1/pipelines/{pipeline_id}/rotate-secret/").json()["webhook_secret"]
-    assert not hooks  # the hook signing with the old secret is gone ...
-    assert Pipeline.objects.get(pk=pipeline_id).remote_webhook_id == ""
-    assert sync_webhook(pipeline_id) == "created"  # ... and the sync registers one with the new secret
-    assert [h["config"]["secret"] for h in hooks.values()] == [secret]
-
-    assert world.clients["owner"].delete(f"/api/v1/pipelines/{pipeline_id}/").status_code == 204
-    assert not hooks
-    assert not Pipeline.objects.filter(pk=pipeline_id).exists()
-    assert alice.token not in response.content.decode()
