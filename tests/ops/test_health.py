@@ -1,9 +1,9 @@
 """/healthz, /readyz and the Celery worker's heartbeat probe, against the real services.
 
 The issue asks that /readyz name the failing dependency "when Redis is stopped". This machine's Redis
-is shared with the other test sessions running beside this one, so stopping it is not an option: a
-stopped Redis is simulated by pointing the broker URL at a port where nothing listens (127.0.0.1:1),
-which the client sees exactly as it sees a stopped server (connection refused). The database and the
+is shared with the other test sessions running beside this one, so one test starts a redis-server of
+its own and shuts it down; the others point the broker URL at a port where nothing listens
+(127.0.0.1:1), which the client sees exactly as it sees a stopped server (connection refused). The database and the
 log store are made unreachable the same way (a port with no server, a directory that cannot exist).
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -64,6 +65,44 @@ def test_readyz_names_the_broker_when_redis_is_unreachable(client, settings):
     assert body["detail"].startswith("not ready: broker: ")
     assert body["checks"]["database"]["ok"] and body["checks"]["log_store"]["ok"]
     assert "broker-pass-123" not in json.dumps(body)
+
+
+@pytest.mark.django_db
+def test_readyz_names_the_broker_when_its_own_redis_server_is_stopped(client, settings, tmp_path):
+    """A real Redis of this test's own (the shared one must keep running): ready while it runs, 503
+    naming the broker once it is shut down."""
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server is not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        url = f"redis://127.0.0.1:{port}/0"
+        deadline = time.monotonic() + 10
+        while subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout != b"PONG\n":
+            assert time.monotonic() < deadline, "the test's redis-server never answered"
+            time.sleep(0.05)
+        settings.CELERY_BROKER_URL = url
+        status, body = _ready(client)
+        assert status == 200, body
+        assert body["checks"]["broker"]["detail"] == "redis: PING answered"
+
+        subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True)
+        server.wait(timeout=10)
+        status, body = _ready(client)
+        assert status == 503
+        assert body["failed"] == ["broker"]
+        assert body["detail"].startswith("not ready: broker: ")
+        assert body["checks"]["database"]["ok"] and body["checks"]["log_store"]["ok"]
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
 
 
 @pytest.mark.django_db
