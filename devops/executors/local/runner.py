@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
 from devops import engine
@@ -38,6 +38,7 @@ from devops.states import State
 from .caches import ExecutionCaches
 from .commands import CloneSource, build_command
 from .process import StepProcess
+from .reconnect import with_reconnect
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class ExecutionRunner:
 
     # --- the whole execution -------------------------------------------------------------------
     def run(self) -> None:
-        if not engine.mark_building(self.eid, node=self.host):
+        if not with_reconnect(engine.mark_building, self.eid, node=self.host):
             return
         self.started = time.monotonic()
         self.deadline = self.started + self.spec.timeout_minutes * 60
@@ -91,7 +92,7 @@ class ExecutionRunner:
         beat.start()
         caches = None
         try:
-            caches = self._prepare()
+            caches = with_reconnect(self._prepare)
             state, reason = self._run_stages(caches)
         except Exception as exc:  # noqa: BLE001 - whatever broke, the execution must end with a reason
             log.exception("runner for execution %s crashed", self.eid)
@@ -101,7 +102,7 @@ class ExecutionRunner:
             if caches is not None:
                 caches.release()
             beat.join(timeout=5)
-        engine.finish(self.eid, state, reason)
+        with_reconnect(engine.finish, self.eid, state, reason)
 
     def _prepare(self) -> ExecutionCaches:
         for path in (self.workspace, self.home, self.private):
@@ -127,7 +128,11 @@ class ExecutionRunner:
         """Beat while running; a beat that finds the execution no longer Building stops the steps."""
         try:
             while not self.stopped.wait(settings.RUNNER_HEARTBEAT_SECONDS):
-                self._still_building()
+                try:
+                    self._still_building()
+                except (OperationalError, InterfaceError) as exc:  # the next beat gets a new connection
+                    log.warning("heartbeat of execution %s failed: %s", self.eid, exc)
+                    connection.close()
         finally:
             connection.close()
 
@@ -149,9 +154,9 @@ class ExecutionRunner:
                 continue
             if self.stopped.is_set():
                 return State.ABORTED, self.stop_reason
-            engine.stage_started(self.eid, si)
+            with_reconnect(engine.stage_started, self.eid, si)
             state, reason = self._run_stage(si, stage, caches, exports)
-            engine.stage_finished(self.eid, si, state)
+            with_reconnect(engine.stage_finished, self.eid, si, state)
             if state != State.SUCCESS:
                 return state, reason
         return State.SUCCESS, ""
@@ -217,14 +222,14 @@ class ExecutionRunner:
         except StepSetupError as exc:
             writer.write_line(f"[devops] {exc}")
             writer.close()
-            engine.step_started(self.eid, si, sj, pid=None, host=self.host, log_key=key)
-            engine.step_finished(self.eid, si, sj, State.FAILED, reason=str(exc))
+            with_reconnect(engine.step_started, self.eid, si, sj, pid=None, host=self.host, log_key=key)
+            with_reconnect(engine.step_finished, self.eid, si, sj, State.FAILED, reason=str(exc))
             return str(exc)
         for note in notes:
             writer.write_line(f"[devops] {note}")
         proc = StepProcess(command.argv, {**env, **command.env}, self.workspace, writer, done)
         pid = proc.start()
-        engine.step_started(self.eid, si, sj, pid=pid, host=self.host, log_key=key)
+        with_reconnect(engine.step_started, self.eid, si, sj, pid=pid, host=self.host, log_key=key)
         deadline, why = self.deadline, f"pipeline timed out after {self.spec.timeout_minutes:g} min"
         if step.timeout_minutes is not None:
             step_deadline = time.monotonic() + step.timeout_minutes * 60
@@ -237,7 +242,7 @@ class ExecutionRunner:
         if proc.stop_reason is None and proc.exit_code != 0 and not self.stopped.is_set():
             # An abort kills the group directly, usually before our next heartbeat: ask now, so the
             # step's log says why it ended instead of showing the kill signal as a failure.
-            self._still_building()
+            with_reconnect(self._still_building)
         if proc.stop_reason is not None:
             state, reason = State.ABORTED, proc.stop_reason
         elif self.stopped.is_set() and proc.exit_code != 0:
@@ -249,7 +254,13 @@ class ExecutionRunner:
         if reason:
             item.writer.write_line(f"[devops] {reason}")
         item.writer.close()
-        engine.step_finished(
-            self.eid, item.stage_index, item.step_index, state, exit_code=proc.exit_code, reason=reason
+        with_reconnect(
+            engine.step_finished,
+            self.eid,
+            item.stage_index,
+            item.step_index,
+            state,
+            exit_code=proc.exit_code,
+            reason=reason,
         )
         return state, reason
