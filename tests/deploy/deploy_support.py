@@ -82,7 +82,7 @@ def env_of(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def queues_of(container: dict[str, Any]) -> list[str] | None:
     """The queues a ``celery worker`` container consumes (-Q), None when it is no worker."""
-    command = container.get("command") or []
+    command = container.get("args") or []
     if command[:1] != ["celery"] or "worker" not in command:
         return None
     return command[command.index("-Q") + 1].split(",")

@@ -82,7 +82,7 @@ def test_web_runs_two_or_more_gunicorn_replicas(default_docs, production_docs) -
         assert web["spec"]["replicas"] == wanted >= 2
         assert web["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
         (container,) = pod_spec(web)["containers"]
-        assert "exec gunicorn config.wsgi:application" in container["command"][-1]
+        assert "exec gunicorn config.wsgi:application" in container["args"][-1]
     pdb = one(default_docs, "PodDisruptionBudget", f"{APP}-web")
     assert pdb["spec"]["minAvailable"] == 1
     with pytest.raises(helm_python.HelmRenderError, match="web.replicas must be at least 2"):
@@ -95,23 +95,23 @@ def test_exactly_one_beat_replaced_with_recreate(default_docs) -> None:
         assert beat["spec"]["replicas"] == 1
         assert beat["spec"]["strategy"] == {"type": "Recreate"}
         (container,) = pod_spec(beat)["containers"]
-        assert container["command"][:4] == ["celery", "-A", "config", "beat"]
-        assert "django_celery_beat.schedulers:DatabaseScheduler" in container["command"]
-    beats = [name for name, c in containers(default_docs) if "beat" in (c.get("command") or [])]
+        assert container["args"][:4] == ["celery", "-A", "config", "beat"]
+        assert "django_celery_beat.schedulers:DatabaseScheduler" in container["args"]
+    beats = [name for name, c in containers(default_docs) if "beat" in (c.get("args") or [])]
     assert beats == [f"Deployment/{APP}-beat/beat"]
 
 
 def test_migrations_job_per_revision_and_everyone_waits_for_it(default_docs) -> None:
     job = one(default_docs, "Job", f"{APP}-migrate-1")
     (container,) = pod_spec(job)["containers"]
-    assert container["command"] == ["python", "manage.py", "migrate", "--noinput"]
+    assert container["args"] == ["python", "manage.py", "migrate", "--noinput"]
     assert pod_spec(job)["restartPolicy"] == "Never"
     # A Job's pod template is immutable: an upgrade (revision 7) brings a Job of its own.
     assert set(objects(render(revision=7), "Job")) == {f"{APP}-migrate-7"}
     for name in ("web", "worker", "runner", "beat"):
         spec = pod_spec(one(default_docs, "Deployment", f"{APP}-{name}"))
         (init,) = spec["initContainers"]
-        assert init["name"] == "wait-for-migrations" and "manage.py migrate --check" in init["command"][-1]
+        assert init["name"] == "wait-for-migrations" and "manage.py migrate --check" in init["args"][-1]
         assert init["image"] == spec["containers"][0]["image"]  # the schema of this image
 
 
@@ -134,6 +134,18 @@ def test_every_container_has_liveness_and_readiness_probes(values: str) -> None:
     # Init containers run to completion: the API server refuses probes on them.
     for name, container in containers(docs, init=True):
         assert not {"livenessProbe", "readinessProbe", "startupProbe"} & set(container), name
+
+
+def test_the_image_entrypoint_stays_pid_1(default_docs) -> None:
+    """tini (docker/Dockerfile ENTRYPOINT) reaps orphans, e.g. of the local runners' steps; a container
+    `command` would replace it."""
+    dockerfile = (CHART_DIR.parents[2] / "docker" / "Dockerfile").read_text()
+    assert 'ENTRYPOINT ["/usr/bin/tini", "--"]' in dockerfile
+    ours = [(n, c) for n, c in [*containers(default_docs), *containers(default_docs, init=True)]
+            if c["image"].startswith("devops:")]  # fmt: skip
+    assert len(ours) == 9  # web, worker, runner, beat, migrate and four wait-for-migrations
+    for name, container in ours:
+        assert "command" not in container and container["args"], name
 
 
 def test_probe_and_wait_commands_parse_with_the_real_management_commands(default_docs) -> None:

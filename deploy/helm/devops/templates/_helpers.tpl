@@ -203,7 +203,7 @@ Job does it): `migrate --check` exits 1 while migrations are pending or the data
 - name: wait-for-migrations
   image: {{ include "devops.image" . }}
   imagePullPolicy: {{ .Values.image.pullPolicy }}
-  command:
+  args:
     - sh
     - -c
     - until python manage.py migrate --check >/dev/null; do echo "waiting for the migrations Job"; sleep 5; done
