@@ -8,6 +8,7 @@ the end.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -50,12 +51,23 @@ class _Positioned(Protocol):
     start_mark: _Mark
 
 
+# Where YAML (PyYAML and libyaml alike) starts a new line.
+_LINE_BREAKS = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
+
+
 class ErrorSink:
     """Collects errors for one file; :meth:`for_file` shares the list so a template's errors join it."""
 
     def __init__(self, file: str, errors: list[ConfigError] | None = None) -> None:
         self.file = file
         self.errors: list[ConfigError] = [] if errors is None else errors
+        self._end: tuple[int, int] | None = None
+
+    def end_at(self, text: str) -> None:
+        """Keep positions inside ``text``: libyaml reports a problem at the end of a file that lacks a
+        final newline on a line after the last one ("2:1" for a one-line file), which no editor has."""
+        lines = _LINE_BREAKS.split(text)
+        self._end = (len(lines), len(lines[-1]) + 1)
 
     def for_file(self, file: str) -> ErrorSink:
         return ErrorSink(file, self.errors)
@@ -67,6 +79,8 @@ class ErrorSink:
         else:
             mark = where.start_mark if hasattr(where, "start_mark") else where
             line, column = mark.line + 1, mark.column + 1
+        if self._end is not None and (line, column) > self._end:
+            line, column = self._end
         self.errors.append(ConfigError(self.file, line, column, message))
 
     def has_errors(self) -> bool:

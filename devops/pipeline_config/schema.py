@@ -54,7 +54,7 @@ def parse_quantity(text: str) -> Decimal | None:
         if suffix[:1] in ("e", "E"):
             return number * (Decimal(10) ** int(suffix[1:]))
         return number * _SUFFIX_SCALE[suffix]
-    except (InvalidOperation, ArithmeticError):
+    except (InvalidOperation, ArithmeticError, ValueError):  # ValueError: an exponent of over 4300 digits
         return None
 
 
@@ -150,7 +150,7 @@ class Reader:
             return None
         try:
             value = float(int(node.value.replace("_", ""), 0)) if node.tag == INT else float(node.value)
-        except ValueError:
+        except (ValueError, OverflowError):  # over 4300 digits; too large for a float
             value = math.nan
         if not math.isfinite(value) or value <= 0:
             self.error(node, f"expected a positive number of minutes for {what}, got {node.value}")
@@ -158,15 +158,16 @@ class Reader:
         return value
 
     def positive_int(self, node: Node, what: str) -> int | None:
-        if (
-            not isinstance(node, ScalarNode)
-            or node.tag != INT
-            or not node.value.isdigit()
-            or int(node.value) < 1
-        ):
+        value = 0
+        if isinstance(node, ScalarNode) and node.tag == INT and node.value.isdigit():
+            try:
+                value = int(node.value)
+            except ValueError:  # more digits than Python converts (4300): no count means that
+                value = 0
+        if value < 1:
             self.error(node, f"expected a positive whole number for {what}, got {describe(node)}")
             return None
-        return int(node.value)
+        return value
 
     def boolean(self, node: Node, what: str) -> bool | None:
         if not isinstance(node, ScalarNode) or node.tag != BOOL:

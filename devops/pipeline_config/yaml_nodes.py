@@ -65,6 +65,7 @@ def decode(data: str | bytes, sink: ErrorSink) -> str | None:
 
 def compose(text: str, sink: ErrorSink) -> MappingNode | None:
     """Compose one YAML document into nodes; report and return None if it is unusable."""
+    sink.end_at(text)
     try:
         _scan_events(text)
         loader = _LOADER(text)
