@@ -409,6 +409,8 @@ def h() -> SimpleNamespace:
         start_worker=start_worker,
         stop_worker=stop_worker,
         wait_worker_idle=wait_worker_idle,
+        worker_env=worker_env,
+        test_database_url=_test_database_url,
         python=PYTHON,
         base_dir=BASE_DIR,
         silence_seconds=SILENCE_SECONDS,
