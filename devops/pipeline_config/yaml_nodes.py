@@ -12,6 +12,8 @@ column of the key or value it is about.
 
 from __future__ import annotations
 
+import re
+
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -20,6 +22,10 @@ from .errors import ErrorSink
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 50
 MAX_NODES = 10_000
+# Characters of scalar text in the tree as expanded through aliases: one 900 KB string repeated by
+# 200 aliases is a 1 MB file and a 180 MB execution config (and 4.5 GB with 5000 aliases).
+MAX_EXPANDED_CHARS = 4 * MAX_BYTES
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 TAG = "tag:yaml.org,2002:"
 NULL, BOOL, INT, FLOAT, STR = (TAG + name for name in ("null", "bool", "int", "float", "str"))
@@ -51,6 +57,13 @@ def decode(data: str | bytes, sink: ErrorSink) -> str | None:
         )
         return None
     if isinstance(data, str):
+        # Text from JSON (the API) may hold an unpaired surrogate ("\ud800"), which no encoder accepts.
+        if bad := _SURROGATE.search(data):
+            sink.at(
+                _offset_to_position(data, bad.start()),
+                f"the text holds an unpaired surrogate (U+{ord(bad.group()):04X}), which is not a character",
+            )
+            return None
         return data.removeprefix("\ufeff")
     try:
         return data.decode("utf-8").removeprefix("\ufeff")
@@ -170,6 +183,7 @@ def _inspect(root: Node, sink: ErrorSink) -> bool:
     """
     before = len(sink.errors)
     size: dict[int, int] = {}
+    chars: dict[int, int] = {}
     in_progress: set[int] = set()
     stack: list[tuple[Node, bool]] = [(root, False)]
     while stack:
@@ -178,6 +192,8 @@ def _inspect(root: Node, sink: ErrorSink) -> bool:
         if finished:
             in_progress.discard(key)
             size[key] = min(MAX_NODES + 1, 1 + sum(size[id(child)] for child in children(node)))
+            own = len(node.value) if isinstance(node, ScalarNode) else 0
+            chars[key] = min(MAX_EXPANDED_CHARS + 1, own + sum(chars[id(child)] for child in children(node)))
             continue
         if key in size:
             continue
@@ -193,6 +209,12 @@ def _inspect(root: Node, sink: ErrorSink) -> bool:
     if size[id(root)] > MAX_NODES:
         sink.at(root, f"the document expands to more than {MAX_NODES} nodes through anchors and aliases")
         return False
+    if chars[id(root)] > MAX_EXPANDED_CHARS:
+        sink.at(
+            root,
+            f"the document expands to more than {MAX_EXPANDED_CHARS} characters through anchors and aliases",
+        )
+        return False
     return len(sink.errors) == before
 
 
@@ -200,7 +222,10 @@ def _check_node(node: Node, sink: ErrorSink) -> None:
     allowed = _SCALAR_TAGS if isinstance(node, ScalarNode) else _COLLECTION_TAGS
     if node.tag not in allowed:
         tag = "!!" + node.tag[len(TAG) :] if node.tag.startswith(TAG) else node.tag
-        sink.at(node, f"unsupported YAML tag '{tag}'; pipeline files use plain YAML values")
+        sink.at(node, f"unsupported YAML tag '{_short(tag)}'; pipeline files use plain YAML values")
+    if isinstance(node, ScalarNode) and "\0" in node.value:
+        # A "\0" escape: no process argument, environment value or database text can hold one.
+        sink.at(node, "a value holds a NUL character (\\0), which pipeline values cannot contain")
     if not isinstance(node, MappingNode):
         return
     seen: dict[str, Node] = {}
@@ -213,7 +238,8 @@ def _check_node(node: Node, sink: ErrorSink) -> None:
             sink.at(key, f"expected a string key, got {describe(key)}")
         elif key.value in seen:
             first = seen[key.value].start_mark.line + 1
-            sink.at(key, f"duplicate key '{key.value}' (first defined on line {first}); keep only one")
+            # Shortened: an alias key repeats one long string, and each message would hold it whole.
+            sink.at(key, f"duplicate key '{_short(key.value)}' (first defined on line {first}); keep only one")
         else:
             seen[key.value] = key
 
