@@ -82,8 +82,12 @@ def move_step(execution_id: int, stage_index: int, step_index: int, to: str, **f
 
 
 def close_open_units(execution_id: int, to_running: str, to_waiting: str, reason: str = "") -> None:
-    """On a final execution state: running units become ``to_running``, untouched ones ``to_waiting``."""
+    """On a final execution state: running units become ``to_running``, untouched ones ``to_waiting``.
+
+    A step that never started says why too (a Skipped step without a reason reads as a `when` that
+    did not match, or as nothing at all)."""
     for model in (StepRun, StageRun):
         fields: dict[str, Any] = {"reason": reason} if model is StepRun and reason else {}
         _apply(model, UNIT_TRANSITIONS, {"execution_id": execution_id, "state": B}, to_running, fields)
-        _apply(model, UNIT_TRANSITIONS, {"execution_id": execution_id, "state": W}, to_waiting, {})
+        never_ran = {"reason": f"not run: {reason or 'the execution ended'}"} if model is StepRun else {}
+        _apply(model, UNIT_TRANSITIONS, {"execution_id": execution_id, "state": W}, to_waiting, never_ran)
