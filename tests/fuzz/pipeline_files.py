@@ -84,26 +84,34 @@ class ScriptLine:
 
 
 # Harmless, quick lines: the run test executes them on the worker host.
-SCRIPT_LINES = st.one_of(
-    st.sampled_from(
-        [
-            ScriptLine("true", None),
-            ScriptLine("echo hello", None),
-            ScriptLine('echo "run $CICD_EXECUTION_ID of $CICD_GIT_REPO_NAME at $CICD_GIT_COMMIT"', None),
-            ScriptLine("printf '%s\\n' 'héllo wörld ✓ 日本'", None),
-            ScriptLine("sleep 0.1", None),
-            ScriptLine("seq 1 500", None),
-            ScriptLine("echo to stderr >&2", None),
-            ScriptLine("test -f README.md", None),  # the clone put the repository in the workspace
-            ScriptLine("false", 1),
-            ScriptLine("exit 0", 0, stops=True),
-        ]
-    ),
-    st.integers(1, 255).map(lambda n: ScriptLine(f"exit {n}", n)),
-    st.text(st.sampled_from(string.ascii_letters + " ,.!-_" + "äöü✓"), max_size=40).map(
-        lambda s: ScriptLine("echo '" + s + "'", None)
-    ),
+_GOOD_LINES = st.sampled_from(
+    [
+        ScriptLine("true", None),
+        ScriptLine("echo hello", None),
+        ScriptLine('echo "run $CICD_EXECUTION_ID of $CICD_GIT_REPO_NAME at $CICD_GIT_COMMIT"', None),
+        ScriptLine("printf '%s\\n' 'héllo wörld ✓ 日本'", None),
+        ScriptLine("sleep 0.1", None),
+        ScriptLine("seq 1 500", None),
+        ScriptLine("echo to stderr >&2", None),
+        ScriptLine("test -f README.md", None),  # the clone put the repository in the workspace
+    ]
 )
+_ECHO_LINES = st.text(st.sampled_from(string.ascii_letters + " ,.!-_" + "äöü✓"), max_size=40).map(
+    lambda s: ScriptLine("echo '" + s + "'", None)
+)
+_ENDING_LINES = st.one_of(
+    st.just(ScriptLine("false", 1)),
+    st.just(ScriptLine("exit 0", 0, stops=True)),
+    st.integers(1, 255).map(lambda n: ScriptLine(f"exit {n}", n)),
+)
+
+
+@st.composite
+def script_line(draw: st.DrawFn) -> ScriptLine:
+    """About one line in eight ends the script (most of those with a failure)."""
+    if chance(draw, 8):
+        return draw(_ENDING_LINES)
+    return draw(_ECHO_LINES) if chance(draw, 4) else draw(_GOOD_LINES)
 
 
 def script_exit_code(lines: list[ScriptLine]) -> int:
@@ -158,6 +166,11 @@ def pick(draw: st.DrawFn, choices: Sequence[T]) -> T:
     """One of ``choices``; cheaper than a fresh ``sampled_from`` (strategies built in a composite are
     built and validated again on every draw, which made generation ten times slower)."""
     return choices[draw(st.integers(0, len(choices) - 1))]
+
+
+def chance(draw: st.DrawFn, one_in: int) -> bool:
+    """True about once in ``one_in`` draws: hypothesis favours a range's bounds, so test a middle value."""
+    return draw(st.integers(0, one_in - 1)) == one_in // 2
 
 
 def _as_list(value: str | list[str]) -> list[str]:
@@ -252,7 +265,7 @@ def step_common(draw: st.DrawFn, runnable: bool) -> tuple[dict[str, Any], dict[s
         pairs = draw(ENVS)
         out["env"] = {k: yaml_value for k, (yaml_value, _) in pairs.items()}
         facts["env"] = {k: read for k, (_, read) in pairs.items()}
-    if draw(st.integers(0, 5)) == 0:
+    if chance(draw, 30 if runnable else 5):
         # A secret the run's project does not have: the step must fail with a reason saying so.
         out["envFrom"] = [{"sourceName": "missing-secret", "sourceKey": "token", "targetKey": "TOKEN"}]
         facts["setup_fails"] = True
@@ -262,15 +275,15 @@ def step_common(draw: st.DrawFn, runnable: bool) -> tuple[dict[str, Any], dict[s
     if not runnable and draw(st.booleans()):
         (cpu_low, cpu_high), (mem_low, mem_high) = pick(draw, CPU), pick(draw, MEMORY)
         out.update(cpuRequest=cpu_low, cpuLimit=cpu_high, memoryRequest=mem_low, memoryLimit=mem_high)
-    if draw(st.integers(0, 3)) == 0:
+    if chance(draw, 4):
         out["cache"] = {"paths": pick(draw, CACHE_PATHS)}
-    if draw(st.integers(0, 3)) == 0:
+    if chance(draw, 6 if runnable else 3):
         out["when"], facts["runs"] = draw(WHEN_CONDITIONS)
     return out, facts
 
 
 COMMON = {runnable: step_common(runnable) for runnable in (False, True)}
-SCRIPTS = st.lists(SCRIPT_LINES, min_size=1, max_size=4)
+SCRIPTS = st.lists(script_line(), min_size=1, max_size=3)
 
 
 @st.composite
@@ -278,7 +291,7 @@ def run_script_step(draw: st.DrawFn, runnable: bool) -> tuple[dict[str, Any], Ex
     common, facts = draw(COMMON[runnable])
     lines = draw(SCRIPTS)
     sleeps = False
-    if runnable and facts["timeout"] is None and draw(st.integers(0, 7)) == 0:
+    if runnable and facts["timeout"] is None and chance(draw, 4):
         # Outlive a step timeout of 0.6 s: the step must end with a timeout reason.
         lines = [ScriptLine("sleep 5", None), *lines]
         common["timeout"] = facts["timeout"] = 0.01
@@ -332,20 +345,19 @@ def publish_step(draw: st.DrawFn) -> tuple[dict[str, Any], ExpectedStep]:
                               True, False)  # fmt: skip
 
 
+@st.composite
+def runnable_step(draw: st.DrawFn) -> tuple[dict[str, Any], ExpectedStep]:
+    return draw(deploy_step(True)) if chance(draw, 12) else draw(run_script_step(True))
+
+
 # Mostly scripts; deploy steps (refused locally with a reason); publish steps only where nothing runs.
 STEPS = {
-    runnable: st.lists(
-        st.one_of(
-            run_script_step(runnable),
-            run_script_step(runnable),
-            run_script_step(runnable),
-            deploy_step(runnable),
-            *([] if runnable else [publish_step()]),
-        ),
+    False: st.lists(
+        st.one_of(run_script_step(False), run_script_step(False), deploy_step(False), publish_step()),
         min_size=1,
         max_size=3,
-    )
-    for runnable in (False, True)
+    ),
+    True: st.lists(runnable_step(), min_size=1, max_size=3),
 }
 
 
@@ -364,9 +376,9 @@ def stage(draw: st.DrawFn, name: str, runnable: bool) -> tuple[dict[str, Any], E
         fixed.append((body, expected))
     out: dict[str, Any] = {"name": name, "steps": [body for body, _ in fixed]}
     stage_runs = True
-    if draw(st.integers(0, 4)) == 0:
+    if chance(draw, 8 if runnable else 4):
         out["when"], stage_runs = draw(WHEN_CONDITIONS)
-    if draw(st.integers(0, 5)) == 0:
+    if chance(draw, 5):
         out["cache"] = {"paths": ["vendor"]}
     if not stage_runs:
         fixed = [(body, replace(expected, runs=False)) for body, expected in fixed]
@@ -393,16 +405,16 @@ def pipeline_files(draw: st.DrawFn, *, runnable: bool = False, max_stages: int =
     (scripts and refused deploy steps), short timeouts, no top-level branch filter that skips main."""
     names = draw(st.lists(STAGE_NAMES, min_size=1, max_size=max_stages, unique=True))
     stages = [draw(stage(name, runnable)) for name in names]
-    starts_with_clone = draw(st.integers(0, 3)) == 0 and "Clone" not in names
+    starts_with_clone = chance(draw, 4) and "Clone" not in names
     if starts_with_clone:
         stages.insert(0, ({"name": "Clone", "steps": [{"sourceCodeConfig": pick(draw, ({}, None))}]}, CLONE))
     data: dict[str, Any] = {"stages": [body for body, _ in stages]}
     timeout = None
     if draw(st.booleans()):
         data["timeout"] = timeout = pick(draw, (5, 10, 60)) if runnable else draw(TIMEOUTS)
-    if draw(st.integers(0, 3)) == 0:
+    if chance(draw, 4):
         data["branch"] = pick(draw, RUNNABLE_BRANCHES) if runnable else draw(BRANCH_CONDITIONS)[0]
-    if draw(st.integers(0, 3)) == 0:
+    if chance(draw, 4):
         data["notification"] = {
             "recipients": [{"recipient": draw(PLAIN_STRINGS), "notifier": pick(draw, ("slack", "email"))}],
             "condition": draw(NOTIFY_VALUES),
