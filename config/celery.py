@@ -33,7 +33,8 @@ app.conf.task_routes = {
     "devops.tasks.fire_schedule": {"queue": "hooks"},
 }
 app.autodiscover_tasks(["devops"])
-# Liveness: workers touch VAR_DIR/heartbeats/<node name>; `manage.py workerprobe` reads its age.
+# Liveness: workers touch VAR_DIR/heartbeats/<node name>; `manage.py workerprobe` reads its age. Beat's
+# scheduler (CELERY_BEAT_SCHEDULER, devops/ops/beat.py) touches VAR_DIR/heartbeats/beat: `beatprobe`.
 app.steps["consumer"].add(WorkerHeartbeat)
 
 

@@ -184,7 +184,11 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # a new PostgreSQL session per task cost ~8 ms on each hop of an execution (bench/engine.py). We
 # reuse, and close_old_connections (config/celery.py) still honours CONN_MAX_AGE and health checks.
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's DatabaseScheduler that also touches beat's heartbeat file (devops/ops/beat.py).
+CELERY_BEAT_SCHEDULER = "devops.ops.beat:HeartbeatScheduler"
+# Beat sleeps at most this long between passes of its loop: django-celery-beat's own default, explicit
+# so that the beat probe's default age (BEAT_PROBE_MAX_AGE) follows it.
+CELERY_BEAT_MAX_LOOP_INTERVAL = env.float("BEAT_MAX_LOOP_INTERVAL", default=5)
 CELERY_TIMEZONE = TIME_ZONE
 
 # --- Logs ---------------------------------------------------------------------------------------
@@ -270,6 +274,9 @@ METRICS_WINDOW_SECONDS = env.float("METRICS_WINDOW_SECONDS", default=3600)
 WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
 # Workers touch VAR_DIR/heartbeats/<node name> this often; `manage.py workerprobe` reads its age.
 WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=10)
+# Beat touches VAR_DIR/heartbeats/beat after every pass of its loop; `manage.py beatprobe` fails once the
+# file is older than this. At least 60 s, so one slow pass (a slow database) does not cause restart loops.
+BEAT_PROBE_MAX_AGE = env.float("BEAT_PROBE_MAX_AGE", default=max(60.0, 4 * CELERY_BEAT_MAX_LOOP_INTERVAL))
 # text (the embedded default: plain messages) or json (one object per line with the execution,
 # pipeline and project ids of the line, for a log collector). Both redact secret-looking values.
 LOG_FORMAT = env("LOG_FORMAT", default="text")

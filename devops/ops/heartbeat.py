@@ -26,6 +26,7 @@ from typing import Any
 from celery import bootsteps
 
 __all__ = [
+    "BEAT_HEARTBEAT",
     "Heartbeat",
     "WorkerHeartbeat",
     "heartbeat_dir",
@@ -37,6 +38,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 _UNSAFE = re.compile(r"[^A-Za-z0-9@._-]")
+# Celery beat's file (devops/ops/beat.py): one beat per VAR_DIR, and no "@host" suffix, so the
+# workers' probe never takes it for a worker.
+BEAT_HEARTBEAT = "beat"
 
 
 def heartbeat_dir() -> Path:
