@@ -97,8 +97,10 @@ def test_worker_and_beat_checks_are_the_ones_the_chart_uses(compose) -> None:
     chart = dict(containers(render()))
     assert chart["Deployment/ci-devops-worker/worker"]["livenessProbe"]["exec"]["command"] == worker[1:]
     beat = compose["services"]["beat"]["healthcheck"]["test"]
-    assert beat[:3] == ["CMD", "python", "-c"]
-    assert chart["Deployment/ci-devops-beat/beat"]["livenessProbe"]["exec"]["command"][2] == beat[3]
+    assert beat == ["CMD", "python", "manage.py", "beatprobe"]  # BEAT_PROBE_MAX_AGE decides the age
+    assert chart["Deployment/ci-devops-beat/beat"]["livenessProbe"]["exec"]["command"] == beat[1:]
+    # The configured scheduler (CELERY_BEAT_SCHEDULER) is the one that writes the heartbeat.
+    assert compose["services"]["beat"]["command"] == ["celery", "-A", "config", "beat", "-l", "info"]
 
 
 def test_the_web_healthcheck_gets_200_from_healthz(compose, client, settings) -> None:
