@@ -81,19 +81,22 @@ def test_web_runs_two_or_more_gunicorn_replicas(default_docs, production_docs) -
         assert "exec gunicorn config.wsgi:application" in container["args"][-1]
     pdb = one(default_docs, "PodDisruptionBudget", f"{APP}-web")
     assert pdb["spec"]["minAvailable"] == 1
-    with pytest.raises(helm_python.HelmRenderError, match="web.replicas must be at least 2"):
+    # values.schema.json refuses fewer (the template's own guard: tests/deploy/test_values_schema.py).
+    with pytest.raises(helm_python.HelmValuesError, match=re.escape("at '/web/replicas': minimum: got 1, want 2")):
         render({"web": {"replicas": 1}})
 
 
 def test_exactly_one_beat_replaced_with_recreate(default_docs) -> None:
-    for docs in (default_docs, render({"beat": {"replicas": 3}})):  # no value can make it two
-        beat = one(docs, "Deployment", f"{APP}-beat")
-        assert beat["spec"]["replicas"] == 1
-        assert beat["spec"]["strategy"] == {"type": "Recreate"}
-        (container,) = pod_spec(beat)["containers"]
-        assert container["args"][:4] == ["celery", "-A", "config", "beat"]
-        # The configured scheduler (CELERY_BEAT_SCHEDULER) writes the heartbeat the probes read.
-        assert "--scheduler" not in container["args"] and "-S" not in container["args"]
+    beat = one(default_docs, "Deployment", f"{APP}-beat")
+    assert beat["spec"]["replicas"] == 1
+    assert beat["spec"]["strategy"] == {"type": "Recreate"}
+    (container,) = pod_spec(beat)["containers"]
+    assert container["args"][:4] == ["celery", "-A", "config", "beat"]
+    # The configured scheduler (CELERY_BEAT_SCHEDULER) writes the heartbeat the probes read.
+    assert "--scheduler" not in container["args"] and "-S" not in container["args"]
+    # No value can make it two: the values schema has no beat.replicas (a set one fails the install).
+    with pytest.raises(helm_python.HelmValuesError, match=re.escape("at '/beat': additional properties 'replicas'")):
+        render({"beat": {"replicas": 3}})
     beats = [name for name, c in containers(default_docs) if "beat" in (c.get("args") or [])]
     assert beats == [f"Deployment/{APP}-beat/beat"]
 
@@ -179,7 +182,7 @@ def test_runner_less_worker_and_runner_queues(default_docs, production_docs) -> 
     # The Kubernetes-only install: nothing consumes the local runner queue; everything else is consumed.
     consumed = {name: queues_of(c) for name, c in containers(production_docs) if queues_of(c)}
     assert set().union(*consumed.values()) == all_queues - {"runner"}
-    with pytest.raises(helm_python.HelmRenderError, match="worker.queues must not contain runner"):
+    with pytest.raises(helm_python.HelmValuesError, match=re.escape("at '/worker/queues/1': value must be one of")):
         render({"worker": {"queues": ["engine", "runner"]}})
 
 
