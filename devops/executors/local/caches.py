@@ -50,14 +50,20 @@ class ExecutionCaches:
     def bind(self, path: str, workspace: Path, home: Path) -> str:
         """Link the cache for ``path`` into place; returns a line for the step log."""
         if path.startswith("~/") or path.startswith("$HOME/"):
-            target = home / path.split("/", 1)[1]
+            base, target = home, home / path.split("/", 1)[1]
         elif path.startswith("/"):
             return (
                 f"cache {path}: the local executor keeps only paths inside the workspace or under ~/;"
                 " not cached"
             )
         else:
-            target = workspace / path
+            base, target = workspace, workspace / path
+        # ".." is refused when the file is read, but a symlink in the checkout (or one an earlier step
+        # made) can still lead out: the link would then be made, and the cache written, elsewhere.
+        parent, base = target.parent.resolve(), base.resolve()
+        if parent != base and base not in parent.parents:
+            where = "the workspace" if base == workspace.resolve() else "the home directory"
+            return f"cache {path}: leads out of {where} through a symlink; not cached"
         directory, shared = self._directory(path)
         if target.is_symlink():
             if Path(os.readlink(target)) == directory:
