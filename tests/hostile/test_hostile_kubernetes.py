@@ -7,6 +7,7 @@ local processes, each name reaches the step verbatim and no sentinel file appear
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,6 +69,41 @@ def test_the_manifest_holds_a_hostile_branch_only_as_env_values(tmp_path: Path) 
         assert label != "semicolon" or len(env_values) == 6  # clone: branch, ref, DEVOPS_GIT_BRANCH; step: 3
 
 
+SETTINGS_VALUES = {key: d.default() for key, d in SETTINGS.items()} | {"cache-root": "/var/lib/devops/cache"}
+IDENTITY = PodIdentity(project="team", pipeline="app", execution_id="7-1", run=1, repository_url="u", commit="0" * 40)
+
+
+def cache_pod(*paths: str) -> dict[str, Any]:
+    listed = ", ".join(f"'{path}'" for path in paths)
+    text = "stages:\n  - name: s\n    steps:\n      - runScriptConfig: {image: x, shellScript: 'true'}\n"
+    spec = parse_pipeline(text + f"        cache: {{paths: [{listed}]}}\n")
+    return build_pod(spec, IDENTITY, variables={}, settings=SETTINGS_VALUES)
+
+
+def test_cache_volumes_stay_under_the_pipelines_cache_directory_on_the_node() -> None:
+    paths = [".cache", "~/.m2", "$HOME/.npm", "/root/.cache", "/etc", "/usr/local/share/x", "a/./b//c/", "~"]
+    manifest = cache_pod(*paths)
+    volumes = [v for v in manifest["spec"]["volumes"] if v["name"].startswith("cache-")]
+    assert len(volumes) == len(paths)
+    for volume in volumes:
+        assert re.fullmatch(r"/var/lib/devops/cache/team/app/[0-9a-f]{16}", volume["hostPath"]["path"]), volume
+    mounts = [m["mountPath"] for m in manifest["spec"]["containers"][1]["volumeMounts"]][2:]
+    assert mounts == [
+        "/workspace/.cache", "/root/.m2", "/root/.npm", "/root/.cache", "/etc", "/usr/local/share/x",
+        "/workspace/a/b/c", "/workspace/~",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "path",
+    [".", "./", "/", "/workspace", "/devops", "/devops/markers", "/devops-cache/x", "/devops-runner",
+     "/kaniko/.docker", "/var/run/secrets/kubernetes.io/serviceaccount"],
+)  # fmt: skip
+def test_a_cache_over_the_pods_own_directories_is_refused(path: str) -> None:
+    with pytest.raises(ValueError, match=f"^cache path '{re.escape(path)}' would be mounted at /"):
+        cache_pod(path)
+
+
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[SimpleNamespace]:
     with FakeKubernetes() as server:
@@ -116,3 +152,21 @@ def test_hostile_branches_run_as_data_on_the_fake_cluster(make_repo, make_pipeli
     assert list(sentinels.iterdir()) == []
     for _root, dirs, files in os.walk(tmp_path / "kubelet"):  # pods are being deleted meanwhile: no errors
         assert "relative-pwned" not in dirs + files
+
+
+def test_a_cache_over_the_runner_markers_fails_the_launch_with_the_reason(make_repo, make_pipeline, cluster, h):
+    """Markers in a node's cache would tell the next execution's steps that earlier steps had ended."""
+    text = "stages:\n  - name: s\n    steps:\n      - runScriptConfig: {image: x, shellScript: 'true'}\n"
+    pipeline = make_pipeline(make_repo(text + "        cache: {paths: [/devops/markers]}\n"))
+    pipeline.project.cluster = cluster.record
+    pipeline.project.save()
+    execution = trigger_pipeline(pipeline, branch="main")
+    engine.admit(pipeline.project_id)
+    assert not engine.start(execution.pk)
+    execution.refresh_from_db()
+    assert execution.state == State.FAILED
+    assert execution.reason == (
+        "could not launch: cache path '/devops/markers' would be mounted at /devops/markers, which the executor"
+        " uses itself; cache a directory inside the workspace, under ~/ or elsewhere"
+    )
+    assert cluster.server.store.list("pods") == []

@@ -12,6 +12,14 @@ import posixpath
 from collections.abc import Iterable
 from typing import Any
 
+from .runner_script import ROOT, RUNNER_SOURCE
+from .step_kinds import KANIKO_DOCKER_CONFIG, SA_TOKEN_MOUNT
+
+# What the pod mounts for itself: a cache at or under one of these would hide it (a cache over the
+# runner's markers would even carry them into the next execution on the node), and Kubernetes refuses
+# two mounts at one path. The workspace itself is the pod's too (its subdirectories are fine).
+RESERVED_MOUNTS = (ROOT, "/devops-cache", RUNNER_SOURCE, KANIKO_DOCKER_CONFIG, SA_TOKEN_MOUNT)
+
 
 def cache_key(path: str) -> str:
     return hashlib.sha256(path.encode()).hexdigest()[:16]
@@ -37,6 +45,12 @@ def cache_mounts(
             continue
         seen.add(key)
         name = f"cache-{key}"
+        mount = mount_path(path, workspace)
+        if mount in ("/", workspace) or any(mount == r or mount.startswith(r + "/") for r in RESERVED_MOUNTS):
+            raise ValueError(
+                f"cache path {path!r} would be mounted at {mount}, which the executor uses itself;"
+                " cache a directory inside the workspace, under ~/ or elsewhere"
+            )
         volume = {"name": name, "hostPath": {"path": f"{cache_base}/{key}", "type": "DirectoryOrCreate"}}
-        out.append((volume, {"name": name, "mountPath": mount_path(path, workspace)}))
+        out.append((volume, {"name": name, "mountPath": mount}))
     return out
