@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -23,7 +24,11 @@ def record_delivery(
     """
     pipeline_id = pipeline if isinstance(pipeline, int) else pipeline.pk
     row = WebhookDelivery(
-        pipeline_id=pipeline_id, source=source, delivery_id=delivery_id[:200], event=event[:40], payload=payload
+        pipeline_id=pipeline_id,
+        source=source,
+        delivery_id=storable(delivery_id[:200]),
+        event=event[:40],
+        payload=storable(payload),
     )
     # Outside a transaction the INSERT is one autocommitted statement (the webhook intake's hot path:
     # BEGIN/COMMIT around it cost two more round trips); inside one, a savepoint keeps the caller's
@@ -39,6 +44,21 @@ def record_delivery(
 
     transaction.on_commit(lambda: tasks.process_delivery.delay(delivery.pk))
     return delivery
+
+
+def storable(value: Any) -> Any:
+    """``value`` with every string PostgreSQL can store: a NUL (``\\u0000``) or an unpaired surrogate,
+    which any JSON body may carry in a commit message or a digest, becomes U+FFFD instead of making
+    the INSERT fail (and the intake answer 500)."""
+    if isinstance(value, str):
+        if value.isascii() and "\x00" not in value:
+            return value
+        return value.replace("\x00", "\ufffd").encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(item) for item in value]
+    return value
 
 
 def requeue_stale(limit: int = 500) -> int:
