@@ -98,8 +98,10 @@ class GitLab(ScmProvider):
             return HookEvent("ignored", delivery, repository=repository, reason=f"{what} {name} was deleted")
         # For an annotated tag ``after`` is the tag object; ``checkout_sha`` is the commit it points at.
         commit = checked_sha(optional(data, "checkout_sha") or after, "checkout_sha", LABEL)
+        commits = data.get("commits")
+        commits = commits if isinstance(commits, list) else []  # a list in every GitLab push
         message = next(
-            (c.get("message") for c in data.get("commits") or [] if isinstance(c, dict) and c.get("id") == commit),
+            (c.get("message") for c in commits if isinstance(c, dict) and c.get("id") == commit),
             None,
         )
         return HookEvent(
