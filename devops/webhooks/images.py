@@ -167,6 +167,8 @@ def parse_image_push(body: bytes) -> tuple[str, list[ImagePush], str]:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadPayload(f"the body is not JSON ({exc.__class__.__name__}); {_EXPECTED}") from None
+    except ValueError:  # a number of more than 4300 digits: Python refuses to convert it
+        raise BadPayload(f"the body holds a number too long to read; {_EXPECTED}") from None
     if not isinstance(data, dict):
         raise BadPayload(f"the body is not a JSON object; {_EXPECTED}")
     if "event_data" in data and "type" in data:
