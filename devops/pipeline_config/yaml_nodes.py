@@ -57,13 +57,6 @@ def decode(data: str | bytes, sink: ErrorSink) -> str | None:
         )
         return None
     if isinstance(data, str):
-        # Text from JSON (the API) may hold an unpaired surrogate ("\ud800"), which no encoder accepts.
-        if bad := _SURROGATE.search(data):
-            sink.at(
-                _offset_to_position(data, bad.start()),
-                f"the text holds an unpaired surrogate (U+{ord(bad.group()):04X}), which is not a character",
-            )
-            return None
         return data.removeprefix("\ufeff")
     try:
         return data.decode("utf-8").removeprefix("\ufeff")
@@ -79,6 +72,14 @@ def decode(data: str | bytes, sink: ErrorSink) -> str | None:
 def compose(text: str, sink: ErrorSink) -> MappingNode | None:
     """Compose one YAML document into nodes; report and return None if it is unusable."""
     sink.end_at(text)
+    # Text from JSON (the web editor, the API) may hold an unpaired surrogate ("\ud800"), which no
+    # encoder accepts: libyaml's loader raised UnicodeEncodeError on it.
+    if bad := _SURROGATE.search(text):
+        sink.at(
+            _offset_to_position(text, bad.start()),
+            f"the text holds an unpaired surrogate (U+{ord(bad.group()):04X}), which is not a character",
+        )
+        return None
     try:
         _scan_events(text)
         loader = _LOADER(text)
