@@ -52,8 +52,10 @@ class StepProcess:
 
     def _wait(self) -> None:
         assert self.proc is not None
-        self.exit_code = self.proc.wait()
-        self._exited.set()
+        exit_code = self.proc.wait()
+        with self._lock:  # ordered against stop(): a stop either sees the exit or its reason counts
+            self.exit_code = exit_code
+            self._exited.set()
         # Leftover background processes would hold the pipe open forever: the step is over.
         self._signal(signal.SIGKILL)
 
@@ -78,12 +80,15 @@ class StepProcess:
             pass
 
     def stop(self, reason: str) -> None:
-        """SIGTERM the group, SIGKILL it after a short grace; the first reason given wins."""
+        """SIGTERM the group, SIGKILL it after a short grace; the first reason given wins.
+
+        A step that already exited keeps its own outcome: when a sibling fails, the supervisor stops
+        every step it has not collected yet, and one that had just exited 0 must stay a success."""
         with self._lock:
+            if self._exited.is_set():
+                return
             if self.stop_reason is None:
                 self.stop_reason = reason
-        if self._exited.is_set():
-            return
         self._signal(signal.SIGTERM)
         timer = threading.Timer(KILL_GRACE_SECONDS, self._signal, args=(signal.SIGKILL,))
         timer.daemon = True
