@@ -20,8 +20,6 @@ from devops.models import StepRun
 from devops.pipeline_config import PipelineConfigError, parse_pipeline
 from devops.triggers import trigger_pipeline
 
-pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
 CACHE_PIPELINE = """\
 stages:
   - name: build
@@ -55,6 +53,8 @@ def test_traversing_cache_paths_are_refused_with_their_position() -> None:
     ]
 
 
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
 def test_caches_never_write_outside_workspace_home_and_cache_root(worker, make_repo, make_pipeline, tmp_path, h):
     outside = tmp_path / "sentinels"
     outside.mkdir()
@@ -87,6 +87,8 @@ def test_caches_never_write_outside_workspace_home_and_cache_root(worker, make_r
         assert path in pipeline_caches.parents or path == pipeline_caches or pipeline_caches in path.parents, path
 
 
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
 def test_stage_names_never_name_log_files(worker, make_repo, make_pipeline, h):
     """Log keys are made of indices, so no stage name can reach a path or a shell: a name that would
     create ``stage-pwned`` in a shell's working directory is just a label."""
