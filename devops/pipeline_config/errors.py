@@ -55,6 +55,19 @@ class _Positioned(Protocol):
 _LINE_BREAKS = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
 
 
+# Messages quote the offending value; a 5,000-digit number or a 1 MB string would be quoted whole into
+# the API answer, the editor and the execution's reason. The position already says where it is.
+MAX_MESSAGE = 400
+
+
+def shorten(message: str) -> str:
+    """``message`` with the middle of an over-long quote left out (its start and end kept)."""
+    if len(message) <= MAX_MESSAGE:
+        return message
+    cut = len(message) - 300
+    return f"{message[:200]}… ({cut} characters left out) …{message[-100:]}"
+
+
 class ErrorSink:
     """Collects errors for one file; :meth:`for_file` shares the list so a template's errors join it."""
 
@@ -81,7 +94,7 @@ class ErrorSink:
             line, column = mark.line + 1, mark.column + 1
         if self._end is not None and (line, column) > self._end:
             line, column = self._end
-        self.errors.append(ConfigError(self.file, line, column, message))
+        self.errors.append(ConfigError(self.file, line, column, shorten(message)))
 
     def has_errors(self) -> bool:
         return bool(self.errors)
