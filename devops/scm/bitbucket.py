@@ -32,7 +32,18 @@ from .base import (
     commit_refusal,
 )
 from .http import MAX_PAGES, ApiClient
-from .payloads import SHA, checked_ref, checked_sha, delivery_id, field, load_json, objects, optional, require_signature
+from .payloads import (
+    SHA,
+    as_list,
+    checked_ref,
+    checked_sha,
+    delivery_id,
+    field,
+    load_json,
+    objects,
+    optional,
+    require_signature,
+)
 from .registry import register
 from .repo_urls import shown_url, strip_userinfo, url_path
 from .tokens import refresh_grant
@@ -190,7 +201,10 @@ class BitbucketCloud(ScmProvider):
             page = client.json("GET", url, params=params)
             if not isinstance(page, dict):
                 raise ProviderError(f"{LABEL}: a repository page is not an object")
-            for value in page.get("values") or []:
+            values = page.get("values") or []
+            if not isinstance(values, list):
+                raise ProviderError(f"{LABEL}: a repository page's values are not a list")
+            for value in values:
                 if isinstance(value, dict) and value.get("full_name"):
                     repos.append(_repo_info(value))
             url, params = page.get("next"), None
@@ -293,7 +307,7 @@ class BitbucketCloud(ScmProvider):
 def _repo_info(value: Mapping[str, Any]) -> RepoInfo:
     clones = value.get("links", {}).get("clone") if isinstance(value.get("links"), dict) else None
     https = next(
-        (c.get("href") for c in clones or [] if isinstance(c, dict) and c.get("name") == "https"),
+        (c.get("href") for c in as_list(clones) if isinstance(c, dict) and c.get("name") == "https"),
         "",
     )
     return RepoInfo(

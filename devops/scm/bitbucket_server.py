@@ -28,7 +28,7 @@ from .base import (
 )
 from .bitbucket import STATE_MAP, signature_check
 from .http import MAX_PAGES, ApiClient
-from .payloads import SHA, checked_ref, checked_sha, delivery_id, field, load_json, objects, optional
+from .payloads import SHA, as_list, checked_ref, checked_sha, delivery_id, field, load_json, objects, optional
 from .registry import register
 from .repo_urls import shown_url, url_path
 
@@ -158,7 +158,10 @@ class BitbucketServer(ScmProvider):
             page = client.json("GET", path, params={**params, "start": str(start)})
             if not isinstance(page, dict):
                 raise ProviderError(f"{LABEL}: {path} answered a page that is not an object")
-            yield from (v for v in page.get("values") or [] if isinstance(v, dict))
+            values = page.get("values") or []
+            if not isinstance(values, list):
+                raise ProviderError(f"{LABEL}: {path} answered a page whose values are not a list")
+            yield from (v for v in values if isinstance(v, dict))
             following = page.get("nextPageStart")
             if page.get("isLastPage", True) or not isinstance(following, int) or following <= start:
                 return
@@ -174,10 +177,10 @@ class BitbucketServer(ScmProvider):
                 continue
             links = value.get("links") if isinstance(value.get("links"), dict) else {}
             clone = next(
-                (c.get("href") for c in links.get("clone") or [] if isinstance(c, dict) and c.get("name") == "http"),
+                (c.get("href") for c in as_list(links.get("clone")) if isinstance(c, dict) and c.get("name") == "http"),
                 "",
             )
-            web = next((s.get("href") for s in links.get("self") or [] if isinstance(s, dict)), "")
+            web = next((s.get("href") for s in as_list(links.get("self")) if isinstance(s, dict)), "")
             repos.append(
                 RepoInfo(
                     full_name=f"{key}/{slug}",

@@ -94,6 +94,11 @@ def objects(data: Mapping[str, Any], path: str, label: str) -> Iterator[dict[str
         yield item
 
 
+def as_list(value: object) -> list[Any]:
+    """A provider's list field, or an empty one when it answered something else there (never a crash)."""
+    return value if isinstance(value, list) else []
+
+
 def optional(data: Mapping[str, Any], path: str) -> str:
     """A nested string field that may be absent or null (head_commit on a tag-only push); else empty."""
     value: Any = data
