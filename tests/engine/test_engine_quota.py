@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from django.db import connection, transaction
@@ -11,7 +10,8 @@ from django.db.models import F
 
 from devops import engine
 from devops.models import PipelineExecution, Project
-from devops.states import ACTIVE_STATES, State
+from devops.states import State
+from devops.testing.quota import Sampler, max_overlap
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -53,33 +53,6 @@ def _trigger_in_threads(trigger, pipeline, count: int) -> list[int]:
     return ids
 
 
-def _max_overlap(intervals: list[tuple[float, float]]) -> int:
-    events = sorted([(a, 1) for a, _ in intervals] + [(b, -1) for _, b in intervals])  # ends sort first
-    running = peak = 0
-    for _, delta in events:
-        running += delta
-        peak = max(peak, running)
-    return peak
-
-
-class Sampler(threading.Thread):
-    """Counts the project's Waiting+Building executions over and over, on its own connection."""
-
-    def __init__(self, project_id: int):
-        super().__init__(daemon=True)
-        self.project_id, self.peak, self.samples = project_id, 0, 0
-        self.halt = threading.Event()
-
-    def run(self) -> None:
-        try:
-            while not self.halt.is_set():
-                n = PipelineExecution.objects.filter(project_id=self.project_id, state__in=ACTIVE_STATES).count()
-                self.peak, self.samples = max(self.peak, n), self.samples + 1
-                time.sleep(0.005)
-        finally:
-            connection.close()
-
-
 def test_quota_holds_under_50_concurrent_triggers(worker, make_repo, make_pipeline, trigger, h):
     pipeline = make_pipeline(make_repo(TINY), quota=2)
     project_id = pipeline.project_id
@@ -99,7 +72,7 @@ def test_quota_holds_under_50_concurrent_triggers(worker, make_repo, make_pipeli
     # The records say the same at every instant, not only at the sampled ones: a slot is taken from
     # admission to the end.
     intervals = [(e.admitted_at.timestamp(), e.ended_at.timestamp()) for e in finals]
-    assert _max_overlap(intervals) <= 2
+    assert max_overlap(intervals) <= 2
     # Concurrent triggers of one pipeline get distinct, consecutive run numbers.
     assert sorted(e.run for e in finals) == list(range(1, 51))
 
@@ -128,7 +101,7 @@ def test_admission_is_first_come_first_served(worker, make_repo, make_pipeline, 
     for older, newer in zip(by_id, by_id[1:], strict=False):
         raced = newer.admitted_at <= older.started_at
         assert older.started_at < newer.started_at or raced, f"#{newer.run} started before the older #{older.run}"
-    assert _max_overlap([(e.admitted_at.timestamp(), e.ended_at.timestamp()) for e in finals]) <= 2
+    assert max_overlap([(e.admitted_at.timestamp(), e.ended_at.timestamp()) for e in finals]) <= 2
 
 
 RERUN_V1 = TINY.replace('echo "run $CICD_EXECUTION_SEQUENCE"', 'echo "config v1, run $CICD_EXECUTION_SEQUENCE"')

@@ -8,8 +8,8 @@ import time
 import pytest
 from django.db import connection
 
-from devops.models import PipelineExecution
-from devops.states import ACTIVE_STATES, State
+from devops.states import State
+from devops.testing.quota import Sampler, max_overlap
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -24,24 +24,6 @@ stages:
           image: alpine
           shellScript: echo "run $CICD_EXECUTION_SEQUENCE"
 """
-
-
-class Sampler(threading.Thread):
-    """Counts the project's active (Waiting + Building) executions over and over, on its own connection."""
-
-    def __init__(self, project_id: int):
-        super().__init__(daemon=True)
-        self.project_id, self.peak, self.samples = project_id, 0, 0
-        self.halt = threading.Event()
-
-    def run(self) -> None:
-        try:
-            while not self.halt.is_set():
-                n = PipelineExecution.objects.filter(project_id=self.project_id, state__in=ACTIVE_STATES).count()
-                self.peak, self.samples = max(self.peak, n), self.samples + 1
-                time.sleep(0.005)
-        finally:
-            connection.close()
 
 
 def trigger_burst(trigger, pipeline) -> list[int]:
@@ -70,15 +52,6 @@ def trigger_burst(trigger, pipeline) -> list[int]:
         t.join(120)
     assert not errors, errors[:3]
     return ids
-
-
-def max_overlap(intervals: list[tuple[float, float]]) -> int:
-    events = sorted([(a, 1) for a, _ in intervals] + [(b, -1) for _, b in intervals])  # ends sort first
-    running = peak = 0
-    for _, delta in events:
-        running += delta
-        peak = max(peak, running)
-    return peak
 
 
 def test_200_concurrent_triggers_on_a_quota_of_2(worker, make_repo, make_pipeline, trigger, h):
