@@ -34,32 +34,21 @@ class Node:
     name: str
 
 
-def database_url() -> str:
-    from django.db import connection
-
-    s = connection.settings_dict
-    host, port, user = s.get("HOST") or "127.0.0.1", s.get("PORT") or 5432, s.get("USER") or "postgres"
-    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
-    return f"postgres://{user}{password}@{host}:{port}/{s['NAME']}"
-
-
-def process_env() -> dict[str, str]:
-    """What the session's worker gets (tests/conftest.py), except that database connections are kept
-    between tasks as in production (CONN_MAX_AGE 60 s, health checks), plus a short maintenance interval.
-    The processes are stopped before the test's tables are flushed, so no idle connection holds it up."""
+def process_env(h: SimpleNamespace) -> dict[str, str]:
+    """What the session's worker gets (``worker_env`` in tests/conftest.py), except that database
+    connections are kept between tasks as in production (CONN_MAX_AGE 60 s, health checks), plus a
+    short maintenance interval. The processes are stopped before the test's tables are flushed, so no
+    idle connection holds it up."""
     from django.conf import settings
 
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings_test",
-        "DATABASE_URL": database_url(),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+    env = {
+        **h.worker_env(h.test_database_url()),
         "RUNNER_SILENCE_SECONDS": str(settings.RUNNER_SILENCE_SECONDS),
         "LAUNCH_RETRY_SECONDS": str(settings.LAUNCH_RETRY_SECONDS),
         "MAINTENANCE_INTERVAL_SECONDS": str(MAINTENANCE_INTERVAL_SECONDS),
-        "DEVOPS_VAR_DIR": str(settings.VAR_DIR),
-        "PYTHONUNBUFFERED": "1",
     }
+    env.pop("DB_CONN_MAX_AGE")
+    return env
 
 
 class Broker:
@@ -107,10 +96,13 @@ class Harness:
 
     h: SimpleNamespace
     tmp: Path
-    env: dict[str, str] = field(default_factory=process_env)
+    env: dict[str, str] = field(init=False)
     nodes: list[Node] = field(default_factory=list)
     beats: list[subprocess.Popen] = field(default_factory=list)
     broker: Broker = field(default_factory=Broker)
+
+    def __post_init__(self) -> None:
+        self.env = process_env(self.h)
 
     def worker(self, role: str, queues: str, concurrency: int) -> Node:
         """A ``celery worker`` of this test (own node name), answering pings when this returns."""

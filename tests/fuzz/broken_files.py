@@ -103,6 +103,7 @@ ODD_VALUES = st.recursive(
 
 
 def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path into a JSON-like tree (keys and indexes), the root's empty path first."""
     out = [prefix]
     if isinstance(node, dict):
         for key, value in node.items():

@@ -59,3 +59,17 @@ def expected_lines(*, branch: str, tag: str, ref: str, sha: str, checkout: str) 
         f"head=[{sha}]",
         f"checkout=[{checkout}]",
     ]
+
+
+def hostile_repo(make_repo, sentinels: Path) -> tuple[object, dict[str, str], dict[str, str]]:
+    """A repository (checked out at ``main``) with one branch per hostile name, each at a commit of its
+    own: (repo, names by label, commit by label)."""
+    names = hostile_names(sentinels)
+    repo = make_repo(PIPELINE)
+    shas = {}
+    for label, name in names.items():
+        assert_git_accepts(name)
+        repo.branch(name, "main")
+        shas[label] = repo.commit({f"{label}.txt": label}, f"on {label}")
+    repo.checkout("main")
+    return repo, names, shas

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from hostile_refs import PIPELINE, assert_git_accepts, expected_lines, hostile_names
+from hostile_refs import PIPELINE, expected_lines, hostile_names, hostile_repo
 
 from devops import engine
 from devops.engine import maintenance
@@ -118,13 +118,7 @@ def cluster(tmp_path: Path) -> Iterator[SimpleNamespace]:
 def test_hostile_branches_run_as_data_on_the_fake_cluster(make_repo, make_pipeline, cluster, tmp_path, h):
     sentinels = tmp_path / "sentinels"
     sentinels.mkdir()
-    names = hostile_names(sentinels)
-    repo = make_repo(PIPELINE)
-    shas = {}
-    for label, name in names.items():
-        assert_git_accepts(name)
-        repo.branch(name, "main")
-        shas[label] = repo.commit({f"{label}.txt": label}, f"on {label}")
+    repo, names, shas = hostile_repo(make_repo, sentinels)
     pipeline = make_pipeline(repo, quota=0)
     pipeline.project.cluster = cluster.record
     pipeline.project.save()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.test import Client
-from hostile_refs import PIPELINE, assert_git_accepts, expected_lines, hostile_names
+from hostile_refs import assert_git_accepts, expected_lines, hostile_repo
 from rest_framework.test import APIClient
 
 from devops.models import PipelineExecution, ProjectMember, WebhookDelivery
@@ -30,14 +30,7 @@ def world(make_repo, make_pipeline, tmp_path):
     """A repository with one branch per hostile name, each at a commit of its own, and its pipeline."""
     sentinels = tmp_path / "sentinels"
     sentinels.mkdir()
-    names = hostile_names(sentinels)
-    repo = make_repo(PIPELINE)
-    shas = {}
-    for label, name in names.items():
-        assert_git_accepts(name)
-        repo.branch(name, "main")
-        shas[label] = repo.commit({f"{label}.txt": label}, f"on {label}")
-    repo.checkout("main")
+    repo, names, shas = hostile_repo(make_repo, sentinels)
     pipeline = make_pipeline(repo, quota=0)
     return pipeline, repo, sentinels, names, shas
 
